@@ -1,0 +1,113 @@
+"""The ``mbtevidence`` command line: validate, summary, pool, render, schema-doc."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import evidence as ev
+
+
+def _validate(args: argparse.Namespace) -> int:
+    report = ev.validate(args.path, args.seeds)
+    if args.flagged:
+        print("\n".join(f"flagged: {f}" for f in report.flagged) or "no flagged records")
+        return 0 if report.ok else 1
+    print(report.render())
+    return 0 if report.ok else 1
+
+
+def _summary(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    try:
+        evidence = ev.load_evidence(args.path, args.seeds)
+    except ev.EvidenceError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    with pd.option_context("display.width", 120, "display.max_rows", 200):
+        for title, table in ev.summary_tables(evidence).items():
+            print(f"== {title}\n{table.to_string()}\n")
+    return 0
+
+
+def _pool(args: argparse.Namespace) -> int:
+    from .pooling import pool_csv
+
+    try:
+        result = pool_csv(args)
+    except (ValueError, KeyError, OSError) as exc:
+        print(f"mbtevidence pool: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2) if args.json else result["text"])
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from .reports import render_reports
+
+    report = ev.validate(args.evidence, args.seeds)
+    if not report.ok:
+        print(report.render(), file=sys.stderr)
+        return 1
+    for path in render_reports(args.output, evidence_dir=args.evidence, seeds_dir=args.seeds):
+        print(f"wrote {path}")
+    return 0
+
+
+def _schema_doc(args: argparse.Namespace) -> int:
+    from .schema_doc import schema_markdown
+
+    print(schema_markdown(ev.load_schema()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mbtevidence", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    seeds_help = f"source texts folder (default ${ev.SEEDS_ENV} or ../shared/seeds)"
+
+    p = sub.add_parser("validate", help="check the evidence tables; lists every problem")
+    p.add_argument("path", nargs="?", type=Path, default=ev.DEFAULT_EVIDENCE_DIR)
+    p.add_argument("--seeds", type=Path, default=None, help=seeds_help)
+    p.add_argument("--flagged", action="store_true", help="list the records flagged as conflicts")
+    p.set_defaults(func=_validate)
+
+    p = sub.add_parser("summary", help="studies, samples and records per setting, construct, timepoint")
+    p.add_argument("path", nargs="?", type=Path, default=ev.DEFAULT_EVIDENCE_DIR)
+    p.add_argument("--seeds", type=Path, default=None, help=seeds_help)
+    p.set_defaults(func=_summary)
+
+    p = sub.add_parser("pool", help="random-effects meta-analysis of a CSV of effect sizes")
+    p.add_argument("file", type=Path)
+    p.add_argument("--yi", required=True, help="column of effect sizes")
+    p.add_argument("--vi", required=True, help="column of sampling variances")
+    p.add_argument("--method", default="REML", help="tau² estimator: EE, DL, HE, ML, REML, PM, SJ")
+    p.add_argument("--test", default="knha", choices=["knha", "z"])
+    p.add_argument("--level", type=float, default=95.0)
+    p.add_argument("--by", help="subgroup column")
+    p.add_argument("--mods", nargs="+", help="moderator columns (meta-regression)")
+    p.add_argument("--slab", help="study label column")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_pool)
+
+    p = sub.add_parser("render", help="validate, then execute the report notebooks and write HTML")
+    p.add_argument("--output", type=Path, default=Path("reports"))
+    p.add_argument("--evidence", type=Path, default=ev.DEFAULT_EVIDENCE_DIR)
+    p.add_argument("--seeds", type=Path, default=None, help=seeds_help)
+    p.set_defaults(func=_render)
+
+    p = sub.add_parser("schema-doc", help="print the column reference of evidence/README.md")
+    p.set_defaults(func=_schema_doc)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

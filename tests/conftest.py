@@ -1,0 +1,96 @@
+"""Shared fixtures: a minimal valid evidence folder with its own source text."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mbtevidence.evidence import DEFAULT_EVIDENCE_DIR, default_seeds_dir, load_schema
+
+SOURCE_TEXT = """Chapter 4. Results of the day-hospital cohort.
+The mean GSI fell from 1.72 (SD 0.61) at baseline to 0.98 (SD 0.55) at 18 months (n = 40).
+Of the 45 patients, 5 dropped out (11%). Patients attended 5 days a week for a maxi-
+mum of 18 months. Effect size d = 1.21 (95% CI 0.75 to 1.66).
+"""
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], columns: list[str]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: row.get(c, "") for c in columns})
+
+
+def minimal_tables() -> dict[str, list[dict[str, str]]]:
+    common = {"source": "seed.txt", "location": "ch. 4, results"}
+    return {
+        "studies": [dict(study="Demo2012", reference="Demo et al. (2012)", year="2012", country="NL",
+                         design="naturalistic_prepost", population="adult_bpd",
+                         quote="Chapter 4. Results of the day-hospital cohort.", **common)],
+        "arms": [dict(study="Demo2012", arm="MBT-DH", label="Day-hospital MBT", condition="mbt",
+                      sample_id="demo_dh", setting="day_hospital", n_start="45", days_per_week="5",
+                      planned_duration_months="18",
+                      quote="Of the 45 patients [...] Patients attended 5 days a week for a maximum of 18 months.",
+                      **common)],
+        "effects": [
+            dict(effect_id="Demo2012.GSI.18m", study="Demo2012", arm="MBT-DH", sample_id="demo_dh",
+                 outcome_construct="symptom_severity", instrument="SCL-90 GSI", lower_is_better="yes",
+                 timepoint_months="18", mean_pre="1.72", sd_pre="0.61", mean_post="0.98", sd_post="0.55",
+                 n_post="40", secondary_report="no",
+                 quote="The mean GSI fell from 1.72 (SD 0.61) at baseline to 0.98 (SD 0.55) at 18 months (n = 40).",
+                 **common),
+            dict(effect_id="Demo2012.dropout.18m", study="Demo2012", arm="MBT-DH", sample_id="demo_dh",
+                 outcome_construct="dropout", instrument="dropout", lower_is_better="yes",
+                 timepoint_months="18", prop_events="5", prop_n="45", secondary_report="no",
+                 quote="Of the 45 patients, 5 dropped out (11%).", **common),
+            dict(effect_id="Demo2012.GSI.18m.d", study="Demo2012", arm="MBT-DH", sample_id="demo_dh",
+                 outcome_construct="symptom_severity", instrument="SCL-90 GSI", lower_is_better="yes",
+                 timepoint_months="18", precalc_es="1.21", precalc_metric="d", precalc_design="within",
+                 precalc_positive="improvement", precalc_n="40", precalc_ci_low="0.75", precalc_ci_high="1.66",
+                 secondary_report="no",
+                 quote="(n = 40). [...] Effect size d = 1.21 (95% CI 0.75 to 1.66).", **common),
+        ],
+    }
+
+
+def write_evidence(folder: Path, tables: dict[str, list[dict[str, str]]]) -> Path:
+    schema = load_schema()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in tables.items():
+        spec = schema["tables"][name]
+        write_csv(folder / spec["file"], rows, list(spec["columns"]))
+    return folder
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    (folder / "seed.txt").write_text(SOURCE_TEXT, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def minimal(tmp_path: Path) -> Path:
+    return write_evidence(tmp_path / "evidence", minimal_tables())
+
+
+@pytest.fixture
+def bundled_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "bundled"
+    shutil.copytree(DEFAULT_EVIDENCE_DIR, target)
+    return target
+
+
+def real_seeds() -> Path | None:
+    folder = default_seeds_dir()
+    return folder if folder.is_dir() else None
+
+
+requires_seeds = pytest.mark.skipif(real_seeds() is None,
+                                    reason=f"source texts not found at {default_seeds_dir()} (set MBTEVIDENCE_SEEDS)")
