@@ -255,8 +255,9 @@ class Validator:
             for column in block["required"]:
                 if not row.get(column):
                     self._add(effects, i, column, "", f"required by data block {blocks[0]}")
-            if "one_of" in block and not any(row.get(c) for c in block["one_of"]):
-                self._add(effects, i, "/".join(block["one_of"]), "", f"data block {blocks[0]} needs one of these")
+            for group in block.get("one_of", []):
+                if not any(row.get(c) for c in group):
+                    self._add(effects, i, "/".join(group), "", f"data block {blocks[0]} needs one of these")
             if block.get("needs_comparator") and not row.get("comparator_arm"):
                 self._add(effects, i, "comparator_arm", "", f"data block {blocks[0]} compares two arms")
             if blocks[0] == "reported":
@@ -275,13 +276,17 @@ class Validator:
                       f"differs from the arm's sample_id {arm.get('sample_id')!r}")
 
     def _check_reported(self, effects: RawTable, i: int, row: dict[str, str], plausibility: str) -> None:
-        if row.get("precalc_design") == "between":
+        design = row.get("precalc_design")
+        if design == "between":
             for column in ("precalc_n_arm1", "precalc_n_arm2", "comparator_arm"):
                 if not row.get(column):
                     self._add(effects, i, column, "", "a between-group reported effect needs both arms and their n")
-        elif row.get("precalc_n_arm1") or row.get("precalc_n_arm2"):
+        elif design != "moderation" and (row.get("precalc_n_arm1") or row.get("precalc_n_arm2")):
             self._add(effects, i, "precalc_n_arm1", row.get("precalc_n_arm1", ""),
-                      "arm n are for between-group effects; use precalc_n")
+                      "arm n are for between-group or moderation effects; use precalc_n")
+        if (row.get("precalc_metric") == "p_only") != (not row.get("precalc_es")):
+            self._add(effects, i, "precalc_es", row.get("precalc_es", ""),
+                      "precalc_metric p_only goes with an empty precalc_es (and a printed precalc_p)")
         if not row.get("precalc_positive"):
             self._add(effects, i, "precalc_positive", "", "say what a positive reported value means")
         try:

@@ -23,8 +23,8 @@ def schema_markdown(schema: dict) -> str:
     out += ["### Data blocks (exactly one per effect record)", "", "| block | required | description |", "|---|---|---|"]
     for name, block in schema["blocks"].items():
         need = ", ".join(f"`{c}`" for c in block["required"])
-        if "one_of" in block:
-            need += "; one of " + " / ".join(f"`{c}`" for c in block["one_of"])
+        for group in block.get("one_of", []):
+            need += "; one of " + " / ".join(f"`{c}`" for c in group)
         if block.get("needs_comparator"):
             need += "; `comparator_arm`"
         out.append(f"| `{name}` | {need} | {block['description']} |")
