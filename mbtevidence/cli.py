@@ -33,15 +33,52 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pool(args: argparse.Namespace) -> int:
-    from .pooling import pool_csv
+def _read_pool_csv(args: argparse.Namespace) -> "pd.DataFrame":
+    """The CSV with numeric yi/vi and moderators; every bad cell in one ValueError."""
+    import pandas as pd
 
     try:
-        result = pool_csv(args)
-    except (ValueError, KeyError, OSError) as exc:
+        frame = pd.read_csv(args.file, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not a readable CSV file ({exc})") from None
+    wanted = [args.yi, args.vi] + ([args.by] if args.by else []) + (args.mods or []) + ([args.slab] if args.slab else [])
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise ValueError(f"no column(s) {', '.join(missing)}; the file has {', '.join(frame.columns)}")
+    problems = []
+    for column in [args.yi, args.vi] + (args.mods or []):
+        numbers = pd.to_numeric(frame[column].str.strip(), errors="coerce")
+        if column in (args.yi, args.vi) or numbers.notna().any():
+            bad = numbers.isna()
+            problems += [f"row {i + 2} {column}={frame[column][i]!r} is not a number" for i in frame.index[bad]]
+            frame[column] = numbers
+    if problems:
+        raise ValueError("; ".join(problems))
+    return frame
+
+
+def _pool(args: argparse.Namespace) -> int:
+    from . import pooling
+
+    try:
+        frame = _read_pool_csv(args)
+        options = dict(method=args.method, test=args.test, level=args.level)
+        slab = frame[args.slab] if args.slab else None
+        overall = pooling.meta_analysis(frame[args.yi], frame[args.vi], slab=slab, **options)
+        result, text = overall.to_dict(), [overall.summary()]
+        if args.by:
+            sub = pooling.subgroup_analysis(frame[args.yi], frame[args.vi], frame[args.by], **options)
+            result.update(sub.to_dict())
+            text.append(sub.summary())
+        if args.mods:
+            reg = pooling.meta_regression(frame[args.yi], frame[args.vi], frame[args.mods], **options)
+            result["meta_regression"] = reg.to_dict()
+            result.update({key: reg.to_dict()[key] for key in ("coefficients", "qm", "qm_p", "qm_df1", "qm_df2")})
+            text.append(reg.summary())
+    except (ValueError, OSError) as exc:
         print(f"mbtevidence pool: {args.file}: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(result, indent=2) if args.json else result["text"])
+    print(json.dumps(result, indent=2, allow_nan=False) if args.json else "\n\n".join(text))
     return 0
 
 

@@ -18,7 +18,7 @@ PLO        log[p / (1-p)]                                               1/x + 1/
 ZCOR       atanh(r)                                                     1/(n-3)
 =========  ===========================================================  ==========================================
 
-with Hedges' exact correction c(m) = Γ(m/2) / (√(m/2) Γ((m-1)/2)).  For RR and OR (and PLO),
+with Hedges' exact correction c(m) = Γ(m/2) / (√(m/2) Γ((m-1)/2)).  For RR, OR, RD, PR and PLO,
 1/2 is added to every cell of a table that has a zero cell (metafor's ``add=1/2, to="only0"``).
 SMD also takes a reported Cohen's d (``di``) or a two-sample t (``ti``, d = t √(1/n1 + 1/n2)); a reported Hedges'
 g enters as d = g / c(m), so the correction is not applied twice;
@@ -139,7 +139,7 @@ def _or(a: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _rd(a: dict) -> tuple[np.ndarray, np.ndarray]:
-    ai, bi, ci, di = _two_by_two(a, "RD")
+    ai, bi, ci, di = _add_half_to_zero_tables(*_two_by_two(a, "RD"))
     n1, n2 = ai + bi, ci + di
     p1, p2 = ai / n1, ci / n2
     return p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
@@ -153,7 +153,7 @@ def _proportion_cells(a: dict, measure: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _pr(a: dict) -> tuple[np.ndarray, np.ndarray]:
-    xi, mi = _proportion_cells(a, "PR")
+    xi, mi = _add_half_to_zero_tables(*_proportion_cells(a, "PR"))
     ni = xi + mi
     p = xi / ni
     return p, p * (1 - p) / ni

@@ -287,6 +287,7 @@ class ModelFit:
     h2: float
     v_typical: float
     tau2_ci: tuple[float, float]
+    s2w: float = 1.0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -362,8 +363,8 @@ def fit_model(yi: object, vi: object, X: np.ndarray | None = None, names: list[s
         notes.append(tfit.note)
     beta, vb, w, P = _wls(y, v, X, tfit.tau2)
     df = float(k - p) if test == "knha" else math.inf
-    if test == "knha":
-        vb = vb * float(y @ P @ y) / (k - p)
+    s2w = float(y @ P @ y) / (k - p) if test == "knha" else 1.0
+    vb = vb * s2w
     P_fe = _wls(y, v, X, 0.0)[3]
     qe = float(y @ P_fe @ y)
     if k > p:
@@ -378,7 +379,7 @@ def fit_model(yi: object, vi: object, X: np.ndarray | None = None, names: list[s
         v_typical = i2 = h2 = math.nan
         tau2_ci = (math.nan, math.nan)
     return ModelFit(y, v, X, names, tfit.method, test, level, tfit.tau2, tfit.se, beta, vb, df,
-                    100 * w / w.sum(), qe, i2, h2, v_typical, tau2_ci, notes)
+                    100 * w / w.sum(), qe, i2, h2, v_typical, tau2_ci, s2w, notes)
 
 
 def _clean(value: object) -> object:
@@ -629,3 +630,155 @@ def meta_regression(yi: object, vi: object, mods: pd.DataFrame | pd.Series, meth
         tau2_re = fit_model(yi, vi, method=fit.method, test=test, level=level).tau2
         r2 = 100 * max(0.0, (tau2_re - fit.tau2) / tau2_re) if tau2_re > 0 else 0.0
     return MetaRegressionResult(fit, r2, mods)
+
+
+# ---- subgroups ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SubgroupResult:
+    """Pooled result per subgroup and the test for subgroup differences in both conventions."""
+
+    groups: dict[str, MetaAnalysisResult]
+    separate: dict[str, float]
+    common: MetaRegressionResult
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per subgroup (separate τ² fits)."""
+        rows = [dict(group=g, **{k: v for k, v in r.to_dict().items() if k != "notes"}) for g, r in self.groups.items()]
+        return pd.DataFrame(rows).set_index("group")
+
+    def common_test(self) -> dict[str, object]:
+        om = self.common.omnibus()
+        return {"convention": "mixed-effects model, common tau² (metafor mods = ~ factor(group))",
+                "stat_name": om["qm_stat"], "stat": om["qm"], "df1": om["qm_df1"],
+                "df2": _clean(om["qm_df2"]), "p": om["qm_p"], "tau2": self.common.fit.tau2}
+
+    def to_dict(self) -> dict[str, object]:
+        return {"subgroups": {g: r.to_dict() for g, r in self.groups.items()},
+                "test_separate_tau2": {k: _clean(v) for k, v in self.separate.items()} | {
+                    "convention": "separate tau² per subgroup; Q-between on subgroup estimates with Wald SEs "
+                                  "(RevMan, R meta, metapsyTools)"},
+                "test_common_tau2": {k: _clean(v) for k, v in self.common_test().items()}}
+
+    def summary(self) -> str:
+        frame = self.to_frame()[["k", "estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2"]]
+        sep, com = self.separate, self.common_test()
+        stat = f"{com['stat_name']}(df = {com['df1']}" + (f", {com['df2']:g})" if com["df2"] is not None else ")")
+        return "\n".join([
+            "Subgroups (separate tau² per subgroup):", frame.to_string(float_format=lambda x: f"{x:.4f}"), "",
+            f"Test for subgroup differences, separate tau² (RevMan / meta): Q = {_fmt(sep['q_between'])}, "
+            f"df = {sep['df']:g}, p = {_fmt_p(sep['p'])}",
+            f"Test for subgroup differences, common tau² = {_fmt(com['tau2'])} (metafor mixed-effects): "
+            f"{stat} = {_fmt(com['stat'])}, p = {_fmt_p(com['p'])}",
+            "", _conventions(next(iter(self.groups.values())).fit)])
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def subgroup_analysis(yi: object, vi: object, groups: object, method: str | Tau2Estimator = "REML",
+                      test: str = "knha", level: float = 95) -> SubgroupResult:
+    """Pool each subgroup separately and test subgroup differences (both conventions).
+
+    Q-between = Σ_g w_g (μ̂_g - μ̄)², w_g = 1/SE_z(μ̂_g)², df = G - 1, where SE_z is the Wald SE of
+    each subgroup's estimate (the Knapp-Hartung factor is not applied to this test).
+    """
+    y, v = check_inputs(yi, vi)
+    labels = pd.Series(np.asarray(groups, dtype=object)).astype(str)
+    if len(labels) != len(y):
+        raise ValueError(f"groups has {len(labels)} values for {len(y)} effect sizes")
+    results, estimates, se_z = {}, [], []
+    for level_name in sorted(labels.unique()):
+        mask = (labels == level_name).to_numpy()
+        results[level_name] = meta_analysis(y[mask], v[mask], method, test, level)
+        z_fit = results[level_name] if test == "z" else meta_analysis(y[mask], v[mask], method, "z", level)
+        estimates.append(z_fit.estimate)
+        se_z.append(z_fit.se)
+    est, w = np.array(estimates), 1 / np.array(se_z) ** 2
+    q_between = float(np.sum(w * (est - np.sum(w * est) / np.sum(w)) ** 2))
+    df = len(est) - 1
+    separate = {"q_between": q_between, "df": float(df), "p": float(stats.chi2.sf(q_between, df)) if df else math.nan}
+    common = meta_regression(y, v, labels.rename("group"), method, test, level)
+    return SubgroupResult(results, separate, common)
+
+
+# ---- dependent effects ------------------------------------------------------------------------
+
+SELECTION_RULE = ("one estimate per independent sample (sample_id): prefer primary over secondary "
+                  "reports, then raw-data blocks (pre/post or two-arm means/events) over reported "
+                  "statistics, then the largest n, then the first effect_id")
+BLOCK_PREFERENCE = {"prepost": 0, "two_arm_means": 0, "two_arm_events": 0, "proportion": 0, "reported": 1}
+
+
+def one_per_sample(effects: pd.DataFrame, n_column: str = "n") -> pd.DataFrame:
+    """Keep one effect per ``sample_id`` by :data:`SELECTION_RULE`.
+
+    ``effects`` needs ``sample_id``, ``secondary_report``, ``block``, ``effect_id`` and ``n_column``.
+    """
+    ranked = effects.assign(
+        _secondary=effects["secondary_report"].fillna(False).astype(bool),
+        _block=effects["block"].map(BLOCK_PREFERENCE).fillna(1),
+        _n=-effects[n_column].fillna(0).astype(float),
+    ).sort_values(["sample_id", "_secondary", "_block", "_n", "effect_id"])
+    return ranked.drop_duplicates("sample_id").drop(columns=["_secondary", "_block", "_n"]).sort_index()
+
+
+@dataclass
+class RobustResult:
+    """Cluster-robust inference for a model fitted to all (dependent) estimates."""
+
+    fit: ModelFit
+    clusters: int
+    vb: np.ndarray
+
+    @property
+    def df(self) -> float:
+        return float(self.clusters - self.fit.p)
+
+    def to_frame(self) -> pd.DataFrame:
+        se = np.sqrt(np.diag(self.vb))
+        stat = self.fit.beta / se
+        crit = stats.t.ppf(1 - (1 - self.fit.level / 100) / 2, self.df)
+        return pd.DataFrame({"estimate": self.fit.beta, "se": se, "t": stat, "df": self.df,
+                             "p": 2 * stats.t.sf(np.abs(stat), self.df),
+                             "ci_low": self.fit.beta - crit * se, "ci_high": self.fit.beta + crit * se},
+                            index=pd.Index(self.fit.names, name="term"))
+
+    def summary(self) -> str:
+        return "\n".join([
+            f"Cluster-robust inference (k = {self.fit.k} estimates in {self.clusters} clusters; "
+            f"tau² {self.fit.method} = {_fmt(self.fit.tau2)}; CR1 sandwich, t(df = {self.df:g}))",
+            self.to_frame().to_string(float_format=lambda x: f"{x:.4f}")])
+
+
+def cluster_robust(yi: object, vi: object, cluster: object, mods: pd.DataFrame | None = None,
+                   method: str | Tau2Estimator = "REML", level: float = 95) -> RobustResult:
+    """Keep every estimate and account for dependency with a cluster-robust (sandwich) variance.
+
+    Var_R(β̂) = n/(n-p) · B (Σ_c X_c'W_c e_c e_c'W_c X_c) B, B = (X'WX)⁻¹, n clusters, t(n-p)
+    tests (metafor ``robust(x, cluster, adjust=TRUE)``; Hedges, Tipton & Johnson 2010).
+    """
+    y, v = check_inputs(yi, vi)
+    if mods is None:
+        X, names = np.ones((len(y), 1)), ["intrcpt"]
+    else:
+        X, names, _ = design_matrix(pd.DataFrame(mods).reset_index(drop=True))
+    fit = fit_model(y, v, X, names, method, "z", level)
+    ids = np.asarray(cluster, dtype=object)
+    if len(ids) != len(y):
+        raise ValueError(f"cluster has {len(ids)} values for {len(y)} effect sizes")
+    levels = pd.unique(ids)
+    n, p = len(levels), X.shape[1]
+    if n <= p:
+        raise ValueError(f"{n} clusters are too few for {p} coefficient(s)")
+    w = 1 / (v + fit.tau2)
+    bread = np.linalg.inv(X.T @ (w[:, None] * X))
+    resid = y - X @ fit.beta
+    meat = np.zeros((p, p))
+    for level_id in levels:
+        m = ids == level_id
+        u = X[m].T @ (w[m] * resid[m])
+        meat += np.outer(u, u)
+    vb = n / (n - p) * bread @ meat @ bread
+    return RobustResult(fit, n, vb)

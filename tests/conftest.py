@@ -94,3 +94,26 @@ def real_seeds() -> Path | None:
 
 requires_seeds = pytest.mark.skipif(real_seeds() is None,
                                     reason=f"source texts not found at {default_seeds_dir()} (set MBTEVIDENCE_SEEDS)")
+
+
+from metafor_oracle import metafor  # noqa: E402,F401  (fixture)
+
+BCG = {
+    "tpos": [4, 6, 3, 62, 33, 180, 8, 505, 29, 17, 186, 5, 27],
+    "tneg": [119, 300, 228, 13536, 5036, 1361, 2537, 87886, 7470, 1699, 50448, 2493, 16886],
+    "cpos": [11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29],
+    "cneg": [128, 274, 209, 12619, 5761, 1079, 619, 87892, 7232, 1600, 27197, 2338, 17825],
+    "ablat": [44, 55, 42, 52, 13, 44, 19, 13, 27, 42, 18, 33, 33],
+    "alloc": ["random", "random", "random", "random", "alternate", "alternate", "random", "random",
+              "random", "systematic", "systematic", "systematic", "systematic"],
+}
+"""The 13 BCG vaccine trials (metafor's dat.bcg; Colditz et al. 1994), as printed in issue #4."""
+
+
+@pytest.fixture
+def bcg():
+    import pandas as pd
+
+    from mbtevidence.effects import escalc
+
+    return escalc("RR", pd.DataFrame(BCG), ai="tpos", bi="tneg", ci="cpos", di="cneg")
