@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -55,7 +55,7 @@ def check_inputs(yi: object, vi: object) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("no effect sizes given (empty input)")
     if y.size != v.size:
         raise ValueError(f"yi has {y.size} values but vi has {v.size}")
-    bad = [f"row {i}: yi={y[i]!r}, vi={v[i]!r}" for i in range(y.size)
+    bad = [f"row {i}: yi={float(y[i])!r}, vi={float(v[i])!r}" for i in range(y.size)
            if not (math.isfinite(y[i]) and math.isfinite(v[i]) and v[i] > 0)]
     if bad:
         raise ValueError("effect sizes must be finite and variances finite and > 0; offending "
@@ -79,6 +79,54 @@ def _wls(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float) -> tuple[np.n
 def generalised_q(tau2: float, y: np.ndarray, v: np.ndarray, X: np.ndarray) -> float:
     """Q(τ²) = y'P(τ²)y, the weighted residual sum of squares at τ²."""
     return float(y @ _wls(y, v, X, tau2)[3] @ y)
+
+
+UNIROOT_TOL = np.finfo(float).eps ** 0.25
+
+
+def zeroin(f, a: float, b: float, tol: float = UNIROOT_TOL, max_iter: int = 1000) -> float:
+    """Root of ``f`` in [a, b] by Brent's zeroin (Forsythe, Malcolm & Moler 1977, the algorithm
+    behind R's ``uniroot()``), stopping at R's default tolerance so that PM estimates and
+    Q-profile limits equal metafor's to the last digit rather than only to ``tol``."""
+    eps = np.finfo(float).eps
+    fa, fb = f(a), f(b)
+    if fa == 0:
+        return a
+    if fb == 0:
+        return b
+    c, fc = a, fa
+    for _ in range(max_iter + 1):
+        prev_step = b - a
+        if abs(fc) < abs(fb):
+            a, b, c = b, c, b
+            fa, fb, fc = fb, fc, fb
+        tol_act = 2 * eps * abs(b) + tol / 2
+        new_step = (c - b) / 2
+        if abs(new_step) <= tol_act or fb == 0:
+            return b
+        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
+            cb = c - b
+            if a == c:
+                t1 = fb / fa
+                p, q = cb * t1, 1.0 - t1
+            else:
+                q, t1, t2 = fa / fc, fb / fc, fb / fa
+                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
+                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
+            if p > 0:
+                q = -q
+            else:
+                p = -p
+            if p < 0.75 * cb * q - abs(tol_act * q) / 2 and p < abs(prev_step * q / 2):
+                new_step = p / q
+        if abs(new_step) < tol_act:
+            new_step = tol_act if new_step > 0 else -tol_act
+        a, fa = b, fb
+        b += new_step
+        fb = f(b)
+        if (fb > 0 and fc > 0) or (fb < 0 and fc < 0):
+            c, fc = a, fa
+    raise ValueError("root search did not converge")
 
 
 # ---- τ² estimators --------------------------------------------------------------------------
@@ -203,13 +251,14 @@ class PauleMandel(Tau2Estimator):
     def fit(self, y, v, X):
         k, p = X.shape
         target = k - p
-        if generalised_q(0.0, y, v, X) <= target:
+        if generalised_q(0.0, y, v, X) < target:
             tau2 = 0.0
         else:
-            upper = max(100.0, 10 * np.var(y))
+            mad = 1.4826 * float(np.median(np.abs(y - np.median(y))))
+            upper = max(100.0, 10 * mad**2)
             while generalised_q(upper, y, v, X) > target:
                 upper *= 10
-            tau2 = optimize.brentq(lambda t: generalised_q(t, y, v, X) - target, 0.0, upper, xtol=1e-12)
+            tau2 = zeroin(lambda t: generalised_q(t, y, v, X) - target, 0.0, upper)
         w = 1 / (v + tau2)
         return Tau2Fit(tau2, math.sqrt(2 * k**2 / (k - p) / np.sum(w) ** 2), self.name)
 
@@ -248,21 +297,26 @@ def get_estimator(method: str | Tau2Estimator) -> Tau2Estimator:
 # ---- the fitted model -----------------------------------------------------------------------
 
 
-def _qprofile(y, v, X, level) -> tuple[float, float]:
-    """Q-profile confidence limits for τ² (metafor ``confint()``)."""
+def _qprofile(y, v, X, level: float, tau2: float) -> tuple[float, float, str]:
+    """Q-profile confidence limits for τ² (Viechtbauer 2007), searched as metafor's
+    ``confint()`` does: in [0, max(100, 10 τ̂²)] with R's root finder.  Returns the limits and a
+    note when the upper limit lies beyond the searched range."""
     k, p = X.shape
     alpha = 1 - level / 100
-    q_low, q_high = stats.chi2.ppf(1 - alpha / 2, k - p), stats.chi2.ppf(alpha / 2, k - p)
+    crit_u, crit_l = stats.chi2.ppf(1 - alpha / 2, k - p), stats.chi2.ppf(alpha / 2, k - p)
+    upper = max(100.0, 10 * tau2)
+    q_min, q_max = generalised_q(0.0, y, v, X), generalised_q(upper, y, v, X)
+    q_at = lambda t, target: generalised_q(t, y, v, X) - target  # noqa: E731
 
-    def solve(target: float) -> float:
-        if generalised_q(0.0, y, v, X) < target:
-            return 0.0
-        upper = max(100.0, 10 * float(np.var(y)))
-        while generalised_q(upper, y, v, X) > target:
-            upper *= 10
-        return optimize.brentq(lambda t: generalised_q(t, y, v, X) - target, 0.0, upper, xtol=1e-12)
-
-    return solve(q_low), solve(q_high)
+    note = ""
+    if q_min < crit_l:
+        return 0.0, 0.0, note
+    if q_max > crit_l:
+        high, note = upper, f"the upper Q-profile limit of tau² lies above {upper:g} (searched range)"
+    else:
+        high = zeroin(lambda t: q_at(t, crit_l), 0.0, upper)
+    low = 0.0 if q_min < crit_u else zeroin(lambda t: q_at(t, crit_u), 0.0, upper)
+    return low, high, note
 
 
 @dataclass
@@ -374,7 +428,10 @@ def fit_model(yi: object, vi: object, X: np.ndarray | None = None, names: list[s
             tau2_ci = (math.nan, math.nan)
         else:
             i2, h2 = 100 * tfit.tau2 / (v_typical + tfit.tau2), (tfit.tau2 + v_typical) / v_typical
-            tau2_ci = _qprofile(y, v, X, level)
+            low, high, note = _qprofile(y, v, X, level, tfit.tau2)
+            tau2_ci = (low, high)
+            if note:
+                notes.append(note)
     else:
         v_typical = i2 = h2 = math.nan
         tau2_ci = (math.nan, math.nan)
@@ -468,7 +525,7 @@ class MetaAnalysisResult:
             "stat": self.stat, "stat_name": "t" if fit.test == "knha" else "z",
             "df": fit.df, "p": self.p,
             "ci_low": pred["ci_low"][0], "ci_high": pred["ci_high"][0],
-            "pi_low": pred["pi_low"][0] if het else math.nan, "pi_high": pred["pi_high"][0] if het else math.nan,
+            "pi_low": pred["pi_low"][0] if random else math.nan, "pi_high": pred["pi_high"][0] if random else math.nan,
             "tau2": fit.tau2 if het else math.nan, "tau2_se": fit.tau2_se,
             "tau2_ci_low": ci["tau2"][0] if random else math.nan, "tau2_ci_high": ci["tau2"][1] if random else math.nan,
             "tau": math.sqrt(fit.tau2) if het else math.nan,

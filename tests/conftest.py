@@ -110,7 +110,7 @@ BCG = {
 """The 13 BCG vaccine trials (metafor's dat.bcg; Colditz et al. 1994), as printed in issue #4."""
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def bcg():
     import pandas as pd
 
