@@ -42,6 +42,9 @@ def _read_pool_csv(args: argparse.Namespace) -> "pd.DataFrame":
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"not a readable CSV file ({exc})") from None
     wanted = [args.yi, args.vi] + ([args.by] if args.by else []) + (args.mods or []) + ([args.slab] if args.slab else [])
+    repeated = sorted({m for m in args.mods or [] if (args.mods or []).count(m) > 1})
+    if repeated:
+        raise ValueError(f"moderator(s) {', '.join(repeated)} given more than once")
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise ValueError(f"no column(s) {', '.join(missing)}; the file has {', '.join(frame.columns)}")
