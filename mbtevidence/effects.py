@@ -258,11 +258,19 @@ def data_block(row: pd.Series) -> str:
     return "reported"
 
 
+def record_n(row: pd.Series, block: str) -> float:
+    """Patients behind a record's effect size (both arms for comparisons)."""
+    columns = {"prepost": ("n_post",), "two_arm_means": ("n_arm1", "n_arm2"),
+               "two_arm_events": ("totaln_arm1", "totaln_arm2"), "proportion": ("prop_n",),
+               "reported": ("precalc_n",) if not pd.isna(row.get("precalc_n")) else ("precalc_n_arm1", "precalc_n_arm2")}
+    return float(sum(0 if pd.isna(row.get(c)) else row.get(c) for c in columns[block]))
+
+
 def evidence_effect_sizes(records: pd.DataFrame, ri: float = DEFAULT_PREPOST_CORRELATION) -> pd.DataFrame:
     """Effect sizes of evidence records (``Evidence.records``), oriented positive = improvement.
 
-    Adds ``block``, ``design`` (within / between / proportion), ``measure``, ``yi``, ``vi`` and
-    ``es_note`` (why a record has no effect size).  Pre/post records use SMCR with the record's
+    Adds ``block``, ``design`` (within / between / proportion), ``measure``, ``yi``, ``vi``, ``n``
+    (patients behind the estimate) and ``es_note`` (why a record has no effect size).  Pre/post records use SMCR with the record's
     own ``ri`` where printed, else ``ri``; reported within-group d uses the same SMCR variance;
     two-arm means use SMD; events use log RR; proportions use logit (PLO, never oriented).
     Orientation: standardised mean changes and differences are multiplied by -1 when lower
@@ -285,6 +293,7 @@ def evidence_effect_sizes(records: pd.DataFrame, ri: float = DEFAULT_PREPOST_COR
                 else bool(row.lower_is_better)
             if worse_if_positive:
                 yi = -yi
-        rows.append((block, design, measure, yi, vi, note))
-    out[["block", "design", "measure", "yi", "vi", "es_note"]] = pd.DataFrame(rows, index=records.index)
+        rows.append((block, design, measure, yi, vi, record_n(row, block), note))
+    columns = ["block", "design", "measure", "yi", "vi", "n", "es_note"]
+    out[columns] = pd.DataFrame(rows, index=records.index, columns=columns)
     return out

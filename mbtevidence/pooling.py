@@ -763,22 +763,26 @@ def subgroup_analysis(yi: object, vi: object, groups: object, method: str | Tau2
 # ---- dependent effects ------------------------------------------------------------------------
 
 SELECTION_RULE = ("one estimate per independent sample (sample_id): prefer primary over secondary "
-                  "reports, then raw-data blocks (pre/post or two-arm means/events) over reported "
-                  "statistics, then the largest n, then the first effect_id")
+                  "reports, then the timepoint closest to the target (when one is set), then raw-data "
+                  "blocks (pre/post or two-arm means/events) over reported statistics, then the "
+                  "largest n, then the first effect_id")
 BLOCK_PREFERENCE = {"prepost": 0, "two_arm_means": 0, "two_arm_events": 0, "proportion": 0, "reported": 1}
 
 
-def one_per_sample(effects: pd.DataFrame, n_column: str = "n") -> pd.DataFrame:
+def one_per_sample(effects: pd.DataFrame, target_months: float | None = None) -> pd.DataFrame:
     """Keep one effect per ``sample_id`` by :data:`SELECTION_RULE`.
 
-    ``effects`` needs ``sample_id``, ``secondary_report``, ``block``, ``effect_id`` and ``n_column``.
+    ``effects`` needs ``sample_id``, ``secondary_report``, ``block``, ``n``, ``effect_id`` and,
+    with ``target_months``, ``timepoint_months``.
     """
+    distance = (effects["timepoint_months"] - target_months).abs() if target_months is not None else 0.0
     ranked = effects.assign(
         _secondary=effects["secondary_report"].fillna(False).astype(bool),
+        _distance=distance,
         _block=effects["block"].map(BLOCK_PREFERENCE).fillna(1),
-        _n=-effects[n_column].fillna(0).astype(float),
-    ).sort_values(["sample_id", "_secondary", "_block", "_n", "effect_id"])
-    return ranked.drop_duplicates("sample_id").drop(columns=["_secondary", "_block", "_n"]).sort_index()
+        _n=-effects["n"].fillna(0).astype(float),
+    ).sort_values(["sample_id", "_secondary", "_distance", "_block", "_n", "effect_id"])
+    return ranked.drop_duplicates("sample_id").drop(columns=["_secondary", "_distance", "_block", "_n"]).sort_index()
 
 
 @dataclass
@@ -839,3 +843,63 @@ def cluster_robust(yi: object, vi: object, cluster: object, mods: pd.DataFrame |
         meat += np.outer(u, u)
     vb = n / (n - p) * bread @ meat @ bread
     return RobustResult(fit, n, vb)
+
+
+# ---- the evidence table -----------------------------------------------------------------------
+
+
+@dataclass
+class EvidenceSynthesis:
+    """A pooled analysis of evidence records: what was pooled, what was left out and why, and
+    the results (overall, per subgroup, and cluster-robust when all estimates are kept)."""
+
+    rows: pd.DataFrame
+    excluded: pd.DataFrame
+    overall: MetaAnalysisResult
+    subgroups: SubgroupResult | None
+    robust: RobustResult | None
+    dependence: str
+
+    def summary(self) -> str:
+        parts = [f"Pooled {len(self.rows)} record(s); dependence: {self.dependence}; "
+                 f"{len(self.excluded)} record(s) left out (see .excluded).", "", self.overall.summary()]
+        if self.subgroups is not None:
+            parts += ["", self.subgroups.summary()]
+        if self.robust is not None:
+            parts += ["", self.robust.summary()]
+        return "\n".join(parts)
+
+
+def pool_evidence(es: pd.DataFrame, by: str | None = None, dependence: str = "one_per_sample",
+                  target_months: float | None = None, method: str | Tau2Estimator = "REML", test: str = "knha",
+                  level: float = 95) -> EvidenceSynthesis:
+    """Pool effect sizes of evidence records (from :func:`mbtevidence.effects.evidence_effect_sizes`).
+
+    ``dependence="one_per_sample"`` (default) keeps one estimate per ``sample_id`` by
+    :data:`SELECTION_RULE`, so the same patients are never counted twice;
+    ``dependence="cluster_robust"`` keeps every estimate and adds :func:`cluster_robust` inference
+    with ``sample_id`` as the cluster.  All records must share one effect-size measure.
+    """
+    if dependence not in ("one_per_sample", "cluster_robust"):
+        raise ValueError("dependence must be 'one_per_sample' or 'cluster_robust'")
+    usable = es[es["yi"].notna()]
+    excluded = es[es["yi"].isna()].assign(reason=lambda d: d["es_note"])
+    measures = sorted(usable["measure"].dropna().unique())
+    if len(measures) > 1:
+        raise ValueError(f"records mix effect-size measures {', '.join(measures)}: select one before pooling")
+    if usable.empty:
+        raise ValueError("no record has a computable effect size")
+    rows = one_per_sample(usable, target_months) if dependence == "one_per_sample" else usable
+    dropped = usable.loc[usable.index.difference(rows.index)].assign(
+        reason="another estimate of the same sample_id was kept (" + SELECTION_RULE + ")")
+    excluded = pd.concat([excluded, dropped])
+    overall = meta_analysis(rows["yi"], rows["vi"], method, test, level, slab=rows["effect_id"])
+    fit = overall.fit
+    crit = float(stats.norm.ppf(1 - (1 - level / 100) / 2))  # each study's own CI: normal quantile
+    se = np.sqrt(rows["vi"])
+    rows = rows.assign(ci_low=rows["yi"] - crit * se, ci_high=rows["yi"] + crit * se, weight=fit.weights)
+    subgroups = subgroup_analysis(rows["yi"], rows["vi"], rows[by], method, test, level) \
+        if by is not None and rows[by].nunique() > 1 else None
+    robust = cluster_robust(rows["yi"], rows["vi"], rows["sample_id"], method=method, level=level) \
+        if dependence == "cluster_robust" and rows["sample_id"].nunique() > 1 else None
+    return EvidenceSynthesis(rows, excluded, overall, subgroups, robust, dependence)

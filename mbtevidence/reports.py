@@ -12,7 +12,7 @@ from nbconvert import HTMLExporter
 from .evidence import PACKAGE_ROOT
 
 NOTEBOOKS_DIR = PACKAGE_ROOT / "notebooks"
-REPORT_NOTEBOOKS = ("01_evidence_overview.ipynb",)
+REPORT_NOTEBOOKS = ("01_evidence_overview.ipynb", "02_settings_dosage_quality.ipynb")
 
 
 def render_notebook(notebook: Path, output_dir: Path, parameters: dict) -> Path:

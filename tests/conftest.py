@@ -117,3 +117,17 @@ def bcg():
     from mbtevidence.effects import escalc
 
     return escalc("RR", pd.DataFrame(BCG), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+
+
+@pytest.fixture(scope="session")
+def symptom_synthesis():
+    """Within-group symptom-severity improvement at 12-27 months, pooled by setting from the bundled evidence."""
+    from mbtevidence.effects import evidence_effect_sizes
+    from mbtevidence.evidence import load_evidence
+    from mbtevidence.pooling import pool_evidence
+
+    evidence = load_evidence()
+    es = evidence_effect_sizes(evidence.records[evidence.records.condition == "mbt"])
+    selected = es[(es.outcome_construct == "symptom_severity") & (es.measure == "SMCR")
+                  & es.timepoint_months.between(12, 27)]
+    return pool_evidence(selected, by="setting", target_months=18)

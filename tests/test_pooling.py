@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mbtevidence.pooling import (cluster_robust, meta_analysis, meta_regression, one_per_sample,
-                                 RestrictedMaximumLikelihood, subgroup_analysis)
+from mbtevidence.effects import evidence_effect_sizes
+from mbtevidence.evidence import load_evidence
+from mbtevidence.pooling import (RestrictedMaximumLikelihood, cluster_robust, meta_analysis, meta_regression,
+                                 one_per_sample, pool_evidence, subgroup_analysis)
 
 TOL = 1e-4
 METHODS = ["EE", "DL", "HE", "ML", "REML", "PM", "SJ"]
@@ -232,8 +234,39 @@ def test_results_objects_are_tidy_and_serialisable(bcg) -> None:
 
 def test_one_per_sample_rule() -> None:
     es = pd.DataFrame({
-        "effect_id": ["a", "b", "c", "d", "e"], "sample_id": ["s1", "s1", "s1", "s2", "s2"],
-        "secondary_report": [True, False, False, False, False],
-        "block": ["prepost", "reported", "prepost", "prepost", "prepost"], "n": [99, 50, 40, 10, 20],
+        "effect_id": ["a", "b", "c", "d", "e", "f"], "sample_id": ["s1", "s1", "s1", "s2", "s2", "s2"],
+        "secondary_report": [True, False, False, False, False, False],
+        "block": ["prepost", "reported", "prepost", "prepost", "prepost", "prepost"], "n": [99, 50, 40, 10, 20, 15],
+        "timepoint_months": [18, 18, 18, 18, 12, 18],
     })
     assert one_per_sample(es)["effect_id"].tolist() == ["c", "e"]
+    assert one_per_sample(es, target_months=18)["effect_id"].tolist() == ["c", "f"]
+
+
+# ---- the evidence table ---------------------------------------------------------------------
+
+
+def test_default_pooling_counts_each_sample_once(symptom_synthesis) -> None:
+    synthesis = symptom_synthesis
+    assert synthesis.rows.sample_id.is_unique
+    assert (synthesis.rows.sample_id == "viersprong_dh_cohort").sum() == 1
+    dropped = synthesis.excluded[synthesis.excluded.sample_id == "viersprong_dh_cohort"]
+    assert len(dropped) >= 2 and dropped.reason.str.contains("same sample_id").all()
+
+
+def test_cluster_robust_keeps_every_estimate() -> None:
+    evidence = load_evidence()
+    es = evidence_effect_sizes(evidence.records[evidence.records.condition == "mbt"])
+    selected = es[(es.outcome_construct == "symptom_severity") & (es.measure == "SMCR")]
+    syn = pool_evidence(selected, dependence="cluster_robust")
+    assert len(syn.rows) == selected.yi.notna().sum() and syn.robust is not None
+    assert syn.robust.clusters == selected.sample_id.nunique()
+
+
+def test_mixed_measures_are_refused() -> None:
+    evidence = load_evidence()
+    es = evidence_effect_sizes(evidence.records)
+    with pytest.raises(ValueError, match="mix effect-size measures"):
+        pool_evidence(es)
+
+
