@@ -33,8 +33,8 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_pool_csv(args: argparse.Namespace) -> "pd.DataFrame":
-    """The CSV with numeric yi/vi and moderators; every bad cell in one ValueError."""
+def _read_pool_csv(args: argparse.Namespace):
+    """The CSV as a DataFrame with numeric yi/vi and moderators; every bad cell in one ValueError."""
     import pandas as pd
 
     try:

@@ -77,8 +77,10 @@ def _wls(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float) -> tuple[np.n
 
 
 def generalised_q(tau2: float, y: np.ndarray, v: np.ndarray, X: np.ndarray) -> float:
-    """Q(τ²) = y'P(τ²)y, the weighted residual sum of squares at τ²."""
-    return float(y @ _wls(y, v, X, tau2)[3] @ y)
+    """Q(τ²) = y'P(τ²)y = Σ w_i (y_i - x_i'β̂)², the weighted residual sum of squares at τ²."""
+    w = 1.0 / (v + tau2)
+    beta = np.linalg.solve(X.T @ (w[:, None] * X), X.T @ (w * y))
+    return float(np.sum(w * (y - X @ beta) ** 2))
 
 
 UNIROOT_TOL = np.finfo(float).eps ** 0.25

@@ -9,7 +9,7 @@ END = "<!-- END schema-doc -->"
 def schema_markdown(schema: dict) -> str:
     """Markdown tables of every table's columns, the data blocks and the vocabularies."""
     out = [BEGIN, ""]
-    for name, table in schema["tables"].items():
+    for table in schema["tables"].values():
         out += [f"### `{table['file']}`", "", table["description"], "",
                 "| column | type | required | description |", "|---|---|---|---|"]
         for column, spec in table["columns"].items():

@@ -6,7 +6,6 @@ import matplotlib
 
 matplotlib.use("Agg")  # tests only; notebooks keep the inline backend
 
-import pytest
 from matplotlib.patches import Polygon
 
 from mbtevidence.figures import forest_plot, forest_rows
