@@ -420,9 +420,11 @@ def quote_numbers(quote: str) -> set[float]:
 
     Each token is read with a decimal comma as a decimal point (Swedish reports) and, when it
     has a comma, also as a thousands separator (1,234).  Exact number words (one..twelve, once,
-    twice) count too: sources often write session counts in words.
+    twice, "four and a half") count too: sources often write session counts in words.
     """
-    values: set[float] = {float(NUMBER_WORDS[w]) for w in re.findall(r"[a-z]+", quote.lower()) if w in NUMBER_WORDS}
+    words = quote.lower()
+    values: set[float] = {float(NUMBER_WORDS[w]) for w in re.findall(r"[a-z]+", words) if w in NUMBER_WORDS}
+    values |= {NUMBER_WORDS[w] + 0.5 for w in re.findall(r"([a-z]+)\s+and\s+a\s+half", words) if w in NUMBER_WORDS}
     for token in NUMBER_IN_TEXT.findall(quote):
         values.add(abs(float(token.replace(",", "."))))
         if "," in token:

@@ -30,6 +30,7 @@ def printed_numbers(text: str) -> list[float]:
     numbers = [abs(float(t.replace(",", "."))) for t in re.findall(r"\d*[.,]?\d+", text)]
     numbers += [float(words[w]) for w in re.findall(r"[a-z]+", text.lower()) if w in words]
     numbers += [float(t.replace(",", "")) for t in re.findall(r"\d{1,3}(?:,\d{3})+", text)]
+    numbers += [words[w] + 0.5 for w in re.findall(r"([a-z]+) and a half", text.lower()) if w in words]
     return numbers
 
 
@@ -93,4 +94,5 @@ def test_dosage_and_implementation_fields_are_filled_where_printed(evidence) -> 
     assert arms.loc[("Bales2017reorg", "PRE-REORG"), "fidelity_rating"] > arms.loc[("Bales2017reorg", "REORG"), "fidelity_rating"]
     assert arms.loc[("Smits2022", "MBT-DH"), "days_per_week"] > arms.loc[("Smits2022", "MBT-IOP"), "days_per_week"]
     assert arms.loc[("Bales2012", "MBT-DH"), "planned_duration_months"] == 18
+    assert arms.loc[("Bales2012", "MBT-DH"), "hours_per_day"] == 4.5
     assert arms.organisational_stability.notna().sum() >= 2

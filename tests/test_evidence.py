@@ -139,7 +139,7 @@ def test_missing_sources_skip_the_quote_check_once(minimal, tmp_path) -> None:
 def test_decimal_commas_and_number_words_count_as_printed() -> None:
     from mbtevidence.evidence import quote_numbers
 
-    assert {0.79, 86.6, 2.0, 1.0} <= quote_numbers("d = 0,79 and 86,6; twice a week, one group")
+    assert {0.79, 86.6, 2.0, 1.0, 4.5} <= quote_numbers("d = 0,79 and 86,6; twice a week, one group, four and a half hours")
 
 
 def test_load_evidence_raises_with_the_report(tmp_path, seeds) -> None:
