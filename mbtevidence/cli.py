@@ -86,13 +86,21 @@ def _pool(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
+    from papermill.exceptions import PapermillExecutionError
+
     from .reports import render_reports
 
     report = ev.validate(args.evidence, args.seeds)
     if not report.ok:
         print(report.render(), file=sys.stderr)
         return 1
-    for path in render_reports(args.output, evidence_dir=args.evidence, seeds_dir=args.seeds):
+    try:
+        paths = render_reports(args.output, evidence_dir=args.evidence, seeds_dir=args.seeds)
+    except PapermillExecutionError as exc:
+        print(f"mbtevidence render: a report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
+              f"(the executed notebook with the error is in {args.output})", file=sys.stderr)
+        return 1
+    for path in paths:
         print(f"wrote {path}")
     return 0
 

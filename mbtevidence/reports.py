@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 
 import nbformat
 import papermill
+from jupyter_client import KernelManager
 from nbconvert import HTMLExporter
 
 from .evidence import PACKAGE_ROOT
@@ -24,10 +26,18 @@ def render_notebook(notebook: Path, output_dir: Path, parameters: dict) -> Path:
     output_dir.mkdir(parents=True, exist_ok=True)
     executed = output_dir / notebook.name
     logging.getLogger("papermill").setLevel(logging.WARNING)
-    papermill.execute_notebook(
-        str(notebook), str(executed), parameters=parameters, kernel_name="python3",
-        cwd=str(notebook.parent), progress_bar=False,
-    )
+    # a local IPC kernel (sockets in a temporary folder): no network ports, no warning about
+    # unencrypted TCP, nothing left beside the notebooks
+    with tempfile.TemporaryDirectory(prefix="mbtevidence-kernel-") as sockets:
+        kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
+        try:
+            papermill.execute_notebook(
+                str(notebook), str(executed), parameters=parameters, kernel_name="python3",
+                cwd=str(notebook.parent), progress_bar=False, km=kernel,
+            )
+        finally:
+            if kernel.has_kernel:
+                kernel.shutdown_kernel(now=True)
     exporter = HTMLExporter(exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
     html = executed.with_suffix(".html")
