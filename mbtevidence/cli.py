@@ -49,6 +49,8 @@ def _read_pool_csv(args: argparse.Namespace):
     if missing:
         raise ValueError(f"no column(s) {', '.join(missing)}; the file has {', '.join(frame.columns)}")
     problems = []
+    if args.by:
+        problems += [f"row {i + 2} {args.by} is empty (every row needs a subgroup)" for i in frame.index[frame[args.by].str.strip() == ""]]
     for column in [args.yi, args.vi] + (args.mods or []):
         numbers = pd.to_numeric(frame[column].str.strip(), errors="coerce")
         if column in (args.yi, args.vi) or numbers.notna().any():

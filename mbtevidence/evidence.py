@@ -358,7 +358,8 @@ class Validator:
                     continue
                 if source not in sources:
                     path = self.seeds_dir / source
-                    sources[source] = normalise_text(path.read_text(encoding="utf-8")) if path.is_file() else None
+                    sources[source] = (normalise_text(path.read_text(encoding="utf-8", errors="replace"))
+                                       if path.is_file() else None)
                 text = sources[source]
                 if text is None:
                     self._add(table, i, "source", source, f"no such source file in {self.seeds_dir}")
@@ -479,7 +480,8 @@ def load_evidence(evidence_dir: Path | str = DEFAULT_EVIDENCE_DIR, seeds_dir: Pa
 
 
 def summary_tables(evidence: Evidence) -> dict[str, pd.DataFrame]:
-    """Compact overview: studies, independent samples, and record counts per setting, construct, timepoint."""
+    """Compact overview: studies, independent samples, record counts per setting, construct and
+    timepoint, and each programme's dosage and implementation-quality fields."""
     records = evidence.records
     overview = pd.DataFrame(
         {
@@ -493,21 +495,28 @@ def summary_tables(evidence: Evidence) -> dict[str, pd.DataFrame]:
             ]
         },
         index=["studies", "independent samples", "arms / programmes", "effect records",
-               "secondary-report records", "flagged (conflict) records"],
+               "secondary-report records", "flagged (conflict) effect records"],
     )
-    per_study = (
-        records.groupby("study")
-        .agg(records=("effect_id", "size"), samples=("sample_id", "nunique"))
-        .join(evidence.studies.set_index("study")[["year", "design"]])
-    )
+    study_counts = records.groupby("study").agg(records=("effect_id", "size"), samples=("sample_id", "nunique"))
+    per_study = (evidence.studies.set_index("study")[["year", "country", "design"]]
+                 .join(evidence.arms.groupby("study").size().rename("arms"))
+                 .join(study_counts).fillna({"records": 0, "samples": 0})
+                 .astype({"records": int, "samples": int}))
 
     def counts(column: str) -> pd.DataFrame:
         return (records.groupby(column, dropna=False)
                 .agg(records=("effect_id", "size"), samples=("sample_id", "nunique"), studies=("study", "nunique"))
                 .sort_values("records", ascending=False))
+
+    programmes = evidence.arms.set_index(["study", "arm"])[[
+        "setting", "sample_id", "n_start", "planned_duration_months", "days_per_week", "hours_per_day",
+        "hours_per_week", "individual_sessions_per_week", "group_sessions_per_week", "maintenance_months",
+        "mean_months_in_treatment", "attendance_percent", "fidelity_rating", "organisational_stability",
+        "implementation_outcome"]]
     return {
         "overview": overview,
         "per study": per_study,
+        "programmes (dosage and implementation)": programmes.dropna(axis=1, how="all"),
         "per setting": counts("setting"),
         "per outcome construct": counts("outcome_construct"),
         "per timepoint (months)": counts("timepoint_months").sort_index(),

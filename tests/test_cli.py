@@ -72,6 +72,8 @@ def test_pool_reads_a_hand_written_csv(hand_csv) -> None:
     (HAND_WRITTEN.replace("0.35", "n/a"), ("--yi", "g", "--vi", "var_g"), "row 3 g='n/a' is not a number"),
     (HAND_WRITTEN.replace("0.062", "-0.062"), ("--yi", "g", "--vi", "var_g"), "vi=-0.062"),
     (HAND_WRITTEN, ("--yi", "g", "--vi", "var_g", "--mods", "setting", "setting"), "setting given more than once"),
+    (HAND_WRITTEN.replace(",outpatient,12\nLee", ",,12\nLee"), ("--yi", "g", "--vi", "var_g", "--by", "setting"),
+     "row 3 setting is empty"),
     (HAND_WRITTEN.replace("day_hospital,24", "day_hospital,18"), ("--yi", "g", "--vi", "var_g", "--mods", "months",
                                                                   "setting"), "moderators are collinear"),
     ("", ("--yi", "g", "--vi", "var_g"), "not a readable CSV file"),
@@ -94,5 +96,6 @@ def test_validate_flagged_lists_conflict_records() -> None:
 def test_summary_shows_studies_samples_and_settings() -> None:
     out = run("summary")
     assert out.returncode == 0, out.stderr
-    for title in ("== overview", "== per study", "== per setting", "== per outcome construct", "== per timepoint"):
+    for title in ("== overview", "== per study", "== programmes (dosage and implementation)", "== per setting",
+                  "== per outcome construct", "== per timepoint"):
         assert title in out.stdout
