@@ -25,7 +25,7 @@ test: setup
 	MBTEVIDENCE_SEEDS=$(SEEDS) $(PY) -m pytest
 
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 bench: setup
 	$(PY) benchmarks/run.py
