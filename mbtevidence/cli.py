@@ -57,6 +57,9 @@ def _read_pool_csv(args: argparse.Namespace):
             bad = numbers.isna()
             problems += [f"row {i + 2} {column}={frame[column][i]!r} is not a number" for i in frame.index[bad]]
             frame[column] = numbers
+    if not problems:
+        problems += [f"row {i + 2} {args.vi}={float(frame[args.vi][i])!r} is not a positive variance"
+                     for i in frame.index[~(frame[args.vi] > 0) | ~frame[args.vi].abs().lt(float("inf"))]]
     if problems:
         raise ValueError("; ".join(problems))
     return frame

@@ -70,7 +70,7 @@ def test_pool_reads_a_hand_written_csv(hand_csv) -> None:
 @pytest.mark.parametrize(("content", "args", "message"), [
     (HAND_WRITTEN, ("--yi", "d", "--vi", "var_g"), "no column(s) d; the file has study, g, var_g"),
     (HAND_WRITTEN.replace("0.35", "n/a"), ("--yi", "g", "--vi", "var_g"), "row 3 g='n/a' is not a number"),
-    (HAND_WRITTEN.replace("0.062", "-0.062"), ("--yi", "g", "--vi", "var_g"), "vi=-0.062"),
+    (HAND_WRITTEN.replace("0.062", "-0.062"), ("--yi", "g", "--vi", "var_g"), "row 3 var_g=-0.062 is not a positive variance"),
     (HAND_WRITTEN, ("--yi", "g", "--vi", "var_g", "--mods", "setting", "setting"), "setting given more than once"),
     (HAND_WRITTEN.replace(",outpatient,12\nLee", ",,12\nLee"), ("--yi", "g", "--vi", "var_g", "--by", "setting"),
      "row 3 setting is empty"),
