@@ -449,11 +449,13 @@ class Evidence:
 
     @cached_property
     def records(self) -> pd.DataFrame:
-        """Effect records joined with their study and arm (arm columns keep their names)."""
+        """Effect records joined with their study and arm (arm columns keep their names), plus
+        Metapsy's ``time_weeks`` = timepoint_months x 52/12."""
         arms = self.arms.drop(columns=["source", "location", "quote", "notes", "conflict", "sample_id"])
         studies = self.studies[["study", "year", "country", "design", "population"]]
         merged = self.effects.merge(arms, on=["study", "arm"], how="left")
-        return merged.merge(studies, on="study", how="left")
+        merged = merged.merge(studies, on="study", how="left")
+        return merged.assign(time_weeks=merged["timepoint_months"] * 52 / 12)
 
 
 def _typed(table: RawTable, schema: dict) -> pd.DataFrame:

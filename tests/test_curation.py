@@ -70,6 +70,10 @@ def test_every_record_has_provenance(evidence) -> None:
             assert frame[column].notna().all() and (frame[column].str.len() > 0).all(), (table, column)
 
 
+def test_metapsy_time_weeks_is_derived(evidence) -> None:
+    assert (evidence.records.loc[evidence.records.timepoint_months == 18, "time_weeks"] == 78).all()
+
+
 def test_the_dutch_day_hospital_cohort_is_one_sample(evidence) -> None:
     arms = evidence.arms.set_index(["study", "arm"])
     shared = {("Bales2012", "MBT-DH"), ("Bales2015", "MBT-DH"), ("Bales2017reorg", "PRE-REORG")}
