@@ -85,7 +85,8 @@ class ValidationReport:
         return not self.errors
 
     def render(self) -> str:
-        lines = [str(p) for p in self.problems]
+        ordered = sorted(self.problems, key=lambda p: (p.file, p.row or 0))
+        lines = [str(p) for p in ordered]
         lines += [f"flagged: {f}" for f in self.flagged]
         warnings = sum(p.severity == "warning" for p in self.problems)
         lines.append(
