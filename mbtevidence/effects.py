@@ -38,6 +38,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
+from .evidence import filled_blocks, load_schema
+
+SCHEMA = load_schema()
 DEFAULT_PREPOST_CORRELATION = 0.5
 """Pre-post correlation assumed when a report prints none (a common default, e.g. Cochrane
 Handbook §6.5.2.8 examples; Rosenthal 1991).  Use :func:`mbtevidence.pooling.correlation_sweep`
@@ -246,16 +249,11 @@ CONVERTERS = {"prepost": _prepost, "two_arm_means": _two_arm_means, "two_arm_eve
 
 
 def data_block(row: pd.Series) -> str:
-    """Which data block a typed effect record fills."""
-    if not pd.isna(row.get("mean_pre")):
-        return "prepost"
-    if not pd.isna(row.get("mean_arm1")):
-        return "two_arm_means"
-    if not pd.isna(row.get("event_arm1")):
-        return "two_arm_events"
-    if not pd.isna(row.get("prop_n")):
-        return "proportion"
-    return "reported"
+    """Which data block a typed effect record fills (read from the schema, as the validator does)."""
+    blocks = filled_blocks(row, SCHEMA)
+    if len(blocks) != 1:
+        raise ValueError(f"record {row.get('effect_id')} fills {blocks or 'no'} data blocks; exactly one is needed")
+    return blocks[0]
 
 
 def record_n(row: pd.Series, block: str) -> float:
@@ -270,8 +268,8 @@ def evidence_effect_sizes(records: pd.DataFrame, ri: float = DEFAULT_PREPOST_COR
     """Effect sizes of evidence records (``Evidence.records``), oriented positive = improvement.
 
     Adds ``block``, ``design`` (within / between / proportion), ``measure``, ``yi``, ``vi``, ``n``
-    (patients behind the estimate) and ``es_note`` (why a record has no effect size).  Pre/post records use SMCR with the record's
-    own ``ri`` where printed, else ``ri``; reported within-group d uses the same SMCR variance;
+    (patients behind the estimate) and ``es_note`` (why a record has no effect size).  Pre/post
+    records use SMCR with the record's own ``ri`` where printed, else ``ri``; reported within-group d uses the same SMCR variance;
     two-arm means use SMD; events use log RR; proportions use logit (PLO, never oriented).
     Orientation: standardised mean changes and differences are multiplied by -1 when lower
     scores are better (pre/post, two-arm) or when a printed positive value means deterioration.

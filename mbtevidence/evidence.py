@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -47,6 +48,17 @@ def normalise_text(text: str) -> str:
     """Collapse whitespace and undo hyphenation so quotes survive PDF line breaks."""
     text = re.sub(r"\s+", " ", text)
     return re.sub(r"(\w)- ?(\w)", r"\1\2", text).strip()
+
+
+def filled_blocks(row: Mapping[str, object], schema: dict | None = None) -> list[str]:
+    """The data blocks an effect record fills (a block is filled when any of its columns is):
+    one place that reads blocks from the schema, for raw (``""``) and typed (``NaN``) rows alike."""
+    columns = (schema or load_schema())["tables"]["effects"]["columns"]
+
+    def filled(value: object) -> bool:
+        return value != "" if isinstance(value, str) else not pd.isna(value)
+
+    return sorted({spec["block"] for c, spec in columns.items() if "block" in spec and filled(row.get(c))})
 
 
 @dataclass(frozen=True)
@@ -241,8 +253,7 @@ class Validator:
 
     # -- effects: blocks, references, duplicates, samples ----------------------------------
     def _blocks_of(self, row: dict[str, str]) -> list[str]:
-        columns = self._columns("effects")
-        return sorted({spec["block"] for c, spec in columns.items() if "block" in spec and row.get(c, "")})
+        return filled_blocks(row, self.schema)
 
     def _check_effect_row(self, effects: RawTable, i: int, row: dict[str, str],
                           arms: dict[tuple[str, str], dict[str, str]], studies: set[str]) -> None:
