@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from . import evidence as ev
+from . import paths
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -66,22 +67,22 @@ def _read_pool_csv(args: argparse.Namespace):
 
 
 def _pool(args: argparse.Namespace) -> int:
-    from . import pooling
+    from . import engine
 
     try:
         frame = _read_pool_csv(args)
         options = dict(method=args.method, test=args.test, level=args.level)
         slab = frame[args.slab] if args.slab else None
-        overall = pooling.meta_analysis(frame[args.yi], frame[args.vi], slab=slab, **options)
+        overall = engine.meta_analysis(frame[args.yi], frame[args.vi], slab=slab, **options)
         result, text = overall.to_dict(), [overall.summary()]
         if args.by:
-            sub = pooling.subgroup_analysis(frame[args.yi], frame[args.vi], frame[args.by], **options)
+            sub = engine.subgroup_analysis(frame[args.yi], frame[args.vi], frame[args.by], **options)
             result.update(sub.to_dict())
             text.append(sub.summary())
         if args.mods:
-            reg = pooling.meta_regression(frame[args.yi], frame[args.vi], frame[args.mods], **options)
+            reg = engine.meta_regression(frame[args.yi], frame[args.vi], frame[args.mods], **options)
             result["meta_regression"] = reg.to_dict()
-            result.update({key: reg.to_dict()[key] for key in ("coefficients", "qm", "qm_p", "qm_df1", "qm_df2")})
+            result.update({key: reg.to_dict()[key] for key in ("coefficients", "qm")})
             text.append(reg.summary())
     except (ValueError, OSError) as exc:
         print(f"mbtevidence pool: {args.file}: {exc}", file=sys.stderr)
@@ -111,25 +112,32 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _schema_doc(args: argparse.Namespace) -> int:
-    from .schema_doc import schema_markdown
-
-    print(schema_markdown(ev.load_schema()))
+    print(ev.schema_markdown(ev.load_schema()))
     return 0
+
+
+def _level(text: str) -> float:
+    from .engine.numerics import check_level
+
+    try:
+        return check_level(float(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("level=", "")) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mbtevidence", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    seeds_help = f"source texts folder (default ${ev.SEEDS_ENV} or ../shared/seeds)"
+    seeds_help = f"source texts folder (default ${paths.SEEDS_ENV} or ../shared/seeds)"
 
     p = sub.add_parser("validate", help="check the evidence tables; lists every problem")
-    p.add_argument("path", nargs="?", type=Path, default=ev.DEFAULT_EVIDENCE_DIR)
+    p.add_argument("path", nargs="?", type=Path, default=paths.EVIDENCE_DIR)
     p.add_argument("--seeds", type=Path, default=None, help=seeds_help)
     p.add_argument("--flagged", action="store_true", help="list the records flagged as conflicts")
     p.set_defaults(func=_validate)
 
     p = sub.add_parser("summary", help="studies, samples and records per setting, construct, timepoint")
-    p.add_argument("path", nargs="?", type=Path, default=ev.DEFAULT_EVIDENCE_DIR)
+    p.add_argument("path", nargs="?", type=Path, default=paths.EVIDENCE_DIR)
     p.add_argument("--seeds", type=Path, default=None, help=seeds_help)
     p.set_defaults(func=_summary)
 
@@ -138,8 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yi", required=True, help="column of effect sizes")
     p.add_argument("--vi", required=True, help="column of sampling variances")
     p.add_argument("--method", default="REML", help="tau² estimator: EE, DL, HE, ML, REML, PM, SJ")
-    p.add_argument("--test", default="knha", choices=["knha", "z"])
-    p.add_argument("--level", type=float, default=95.0)
+    p.add_argument("--test", default="knha", choices=["knha", "adhoc", "z"],
+                   help="knha: Knapp-Hartung (default); adhoc: Knapp-Hartung with s² truncated at 1; z: Wald")
+    p.add_argument("--level", type=_level, default=95.0, help="confidence level in percent, 50-99.99 (default 95)")
     p.add_argument("--by", help="subgroup column")
     p.add_argument("--mods", nargs="+", help="moderator columns (meta-regression)")
     p.add_argument("--slab", help="study label column")
@@ -148,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="validate, then execute the report notebooks and write HTML")
     p.add_argument("--output", type=Path, default=Path("reports"))
-    p.add_argument("--evidence", type=Path, default=ev.DEFAULT_EVIDENCE_DIR)
+    p.add_argument("--evidence", type=Path, default=paths.EVIDENCE_DIR)
     p.add_argument("--seeds", type=Path, default=None, help=seeds_help)
     p.set_defaults(func=_render)
 

@@ -1,4 +1,4 @@
-"""Forest plots of an :class:`~mbtevidence.pooling.EvidenceSynthesis`.
+"""Forest plots of an :class:`~mbtevidence.synthesis.EvidenceSynthesis`.
 
 forestplot draws the rows, study CIs, subgroup headers and annotation columns; on its axes we
 add what it lacks: squares scaled by the study's weight, diamonds for pooled estimates (width =
@@ -16,7 +16,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 
-from .pooling import EvidenceSynthesis, MetaAnalysisResult
+from .engine import MetaAnalysisResult
+from .synthesis import EvidenceSynthesis
 
 with warnings.catch_warnings():
     import forestplot
@@ -33,10 +34,10 @@ def _pooled_row(label: str, result: MetaAnalysisResult, group: str | None) -> di
             "ci_text": f"{d['estimate']:.2f} [{d['ci_low']:.2f}, {d['ci_high']:.2f}]"}
 
 
-def forest_rows(synthesis: EvidenceSynthesis, label: str = "study", by: str | None = None) -> pd.DataFrame:
-    """Rows of the forest plot, top to bottom: studies (per subgroup, each followed by its pooled
-    estimate) then the overall pooled estimate."""
-    rows = synthesis.rows
+def forest_rows(synthesis: EvidenceSynthesis, label: str = "study") -> pd.DataFrame:
+    """Rows of the forest plot, top to bottom: studies (per subgroup of the synthesis' grouping,
+    each followed by its pooled estimate) then the overall pooled estimate."""
+    rows, by = synthesis.rows, synthesis.by
     groups = [None] if by is None or synthesis.subgroups is None else sorted(rows[by].astype(str).unique())
     out = []
     for group in groups:
@@ -55,10 +56,10 @@ def forest_rows(synthesis: EvidenceSynthesis, label: str = "study", by: str | No
     return frame
 
 
-def forest_plot(synthesis: EvidenceSynthesis, label: str = "study", by: str | None = None,
+def forest_plot(synthesis: EvidenceSynthesis, label: str = "study",
                 xlabel: str = "Standardised mean change (positive = improvement)") -> Figure:
     """Forest plot with weight-scaled squares, pooled diamonds and prediction intervals."""
-    frame = forest_rows(synthesis, label, by)
+    frame = forest_rows(synthesis, label)
     groupvar = "group" if frame["group"].notna().all() else None
     height = 1.2 + 0.42 * (len(frame) + (frame["group"].nunique() if groupvar else 0))
     fig, ax = plt.subplots(figsize=(7.5, height))
@@ -96,6 +97,6 @@ def forest_plot(synthesis: EvidenceSynthesis, label: str = "study", by: str | No
 def synthesis_caption(synthesis: EvidenceSynthesis) -> str:
     """The conventions behind a plotted synthesis, for its caption."""
     fit = synthesis.overall.fit
-    test = "Knapp-Hartung t" if fit.test == "knha" else "Wald z"
+    test = "Wald z" if fit.test == "z" else "Knapp-Hartung t"
     return (f"Squares: study estimates (area ~ weight), 95% CI with the normal quantile. Diamonds: pooled estimates "
             f"(tau² {fit.method}, {test} CI); dashed line: prediction interval. Dependence: {synthesis.dependence}.")

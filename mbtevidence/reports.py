@@ -11,9 +11,8 @@ import papermill
 from jupyter_client import KernelManager
 from nbconvert import HTMLExporter
 
-from .evidence import PACKAGE_ROOT
+from .paths import NOTEBOOKS_DIR
 
-NOTEBOOKS_DIR = PACKAGE_ROOT / "notebooks"
 REPORT_NOTEBOOKS = ("01_evidence_overview.ipynb", "02_settings_dosage_quality.ipynb")
 
 

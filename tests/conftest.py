@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mbtevidence.evidence import DEFAULT_EVIDENCE_DIR, default_seeds_dir, load_schema
+from mbtevidence.evidence import load_schema
+from mbtevidence.paths import EVIDENCE_DIR as DEFAULT_EVIDENCE_DIR
+from mbtevidence.paths import seeds_dir as default_seeds_dir
 
 SOURCE_TEXT = """Chapter 4. Results of the day-hospital cohort.
 The mean GSI fell from 1.72 (SD 0.61) at baseline to 0.98 (SD 0.55) at 18 months (n = 40).
@@ -40,18 +42,18 @@ def minimal_tables() -> dict[str, list[dict[str, str]]]:
             dict(effect_id="Demo2012.GSI.18m", study="Demo2012", arm="MBT-DH", sample_id="demo_dh",
                  outcome_construct="symptom_severity", instrument="SCL-90 GSI", lower_is_better="yes",
                  timepoint_months="18", mean_pre="1.72", sd_pre="0.61", mean_post="0.98", sd_post="0.55",
-                 n_post="40", secondary_report="no",
+                 n_post="40", secondary_report="no", analysis_population="completers",
                  quote="The mean GSI fell from 1.72 (SD 0.61) at baseline to 0.98 (SD 0.55) at 18 months (n = 40).",
                  **common),
             dict(effect_id="Demo2012.dropout.18m", study="Demo2012", arm="MBT-DH", sample_id="demo_dh",
                  outcome_construct="dropout", instrument="dropout", lower_is_better="yes",
-                 timepoint_months="18", prop_events="5", prop_n="45", secondary_report="no",
+                 timepoint_months="18", prop_events="5", prop_n="45", secondary_report="no", analysis_population="completers",
                  quote="Of the 45 patients, 5 dropped out (11%).", **common),
             dict(effect_id="Demo2012.GSI.18m.d", study="Demo2012", arm="MBT-DH", sample_id="demo_dh",
                  outcome_construct="symptom_severity", instrument="SCL-90 GSI", lower_is_better="yes",
                  timepoint_months="18", precalc_es="1.21", precalc_metric="d", precalc_design="within",
                  precalc_positive="improvement", precalc_n="40", precalc_ci_low="0.75", precalc_ci_high="1.66",
-                 secondary_report="no",
+                 secondary_report="no", analysis_population="completers",
                  quote="(n = 40). [...] Effect size d = 1.21 (95% CI 0.75 to 1.66).", **common),
         ],
     }
@@ -113,20 +115,25 @@ BCG = {
 def bcg():
     import pandas as pd
 
-    from mbtevidence.effects import escalc
+    from mbtevidence.engine import escalc
 
     return escalc("RR", pd.DataFrame(BCG), ai="tpos", bi="tneg", ci="cpos", di="cneg")
 
 
 @pytest.fixture(scope="session")
-def symptom_synthesis():
+def symptom_synthesis(bundled_evidence):
     """Within-group symptom-severity improvement at 12-27 months, pooled by setting from the bundled evidence."""
-    from mbtevidence.effects import evidence_effect_sizes
-    from mbtevidence.evidence import load_evidence
-    from mbtevidence.pooling import pool_evidence
+    from mbtevidence import SelectionRule, evidence_effect_sizes, pool_evidence
 
-    evidence = load_evidence()
-    es = evidence_effect_sizes(evidence.records[evidence.records.condition == "mbt"])
+    es = evidence_effect_sizes(bundled_evidence.records[bundled_evidence.records.condition == "mbt"])
     selected = es[(es.outcome_construct == "symptom_severity") & (es.measure == "SMCR")
                   & es.timepoint_months.between(12, 27)]
-    return pool_evidence(selected, by="setting", target_months=18)
+    return pool_evidence(selected, by="setting", rule=SelectionRule(target_months=18))
+
+
+@pytest.fixture(scope="session")
+def bundled_evidence():
+    """The bundled evidence, validated once per test session."""
+    from mbtevidence import load_evidence
+
+    return load_evidence()

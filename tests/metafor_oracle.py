@@ -1,11 +1,20 @@
-"""Run R's metafor on the same data and read its results back (the oracle for agreement tests).
+"""R's metafor as the oracle for agreement tests, pinned as JSON so the suite runs without R.
 
-Tests that need it take the ``metafor`` fixture: it skips with a clear reason where Rscript or
-metafor is missing, and fails instead when ``MBTEVIDENCE_REQUIRE_R=1`` (as CI sets it).
+``metafor.run(code, data)`` executes R code with ``dat`` = data (the code assigns a named list
+``out``) and returns its numbers.  Results are pinned in ``tests/reference/metafor.json``, keyed by
+a hash of the code and the data, as PyMARE pins its reference values:
+
+* default: read the pinned value (no R needed; a missing key fails and says how to record it);
+* ``MBTEVIDENCE_LIVE_R=1`` (``.ci/run``): run R live and also check that R still gives the pinned
+  value (so a metafor upgrade cannot change the reference silently); fails where R is absent;
+* ``MBTEVIDENCE_RECORD_R=1`` (``make reference``): run R live and rewrite the pinned values.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import os
 import shutil
 import subprocess
@@ -17,55 +26,94 @@ import pandas as pd
 import pytest
 
 INSTALL_HINT = "apt-get install -y --no-install-recommends r-cran-metafor"
+PINNED = Path(__file__).parent / "reference" / "metafor.json"
+LIVE = os.environ.get("MBTEVIDENCE_LIVE_R") == "1"
+RECORD = os.environ.get("MBTEVIDENCE_RECORD_R") == "1"
 
 
 def r_available() -> bool:
     if shutil.which("Rscript") is None:
         return False
-    run = subprocess.run(["Rscript", "-e", "suppressMessages(library(metafor))"], capture_output=True)
-    return run.returncode == 0
+    return subprocess.run(["Rscript", "-e", "suppressMessages(library(metafor))"], capture_output=True).returncode == 0
+
+
+def _rscript(script: str) -> str:
+    run = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"R failed:\n{run.stderr}")
+    return run.stdout
 
 
 class Metafor:
-    """``run(code, data)``: executes R code with ``dat`` = data; the code assigns a named list ``out``."""
+    """Pinned (or live) metafor results."""
+
+    def __init__(self) -> None:
+        self.pinned: dict[str, object] = json.loads(PINNED.read_text()) if PINNED.exists() else {}
+        self.changed = False
+
+    @staticmethod
+    def _key(kind: str, text: str) -> str:
+        return f"{kind}:" + hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    def _lookup(self, key: str, compute, what: str):
+        if LIVE or RECORD:
+            value = compute()
+            if RECORD:
+                self.pinned[key], self.changed = value, True
+            elif key in self.pinned:
+                assert self._same(value, self.pinned[key]), f"live metafor differs from the pinned value for {what}"
+            return value
+        if key not in self.pinned:
+            pytest.fail(f"no pinned metafor value for {what}; run `make reference` (needs R's metafor: {INSTALL_HINT})")
+        return self.pinned[key]
+
+    @staticmethod
+    def _same(a, b) -> bool:
+        if isinstance(a, dict):
+            return a.keys() == b.keys() and all(np.allclose(np.array(a[k], dtype=float), np.array(b[k], dtype=float),
+                                                            rtol=1e-10, atol=1e-12, equal_nan=True) for k in a)
+        return a == b
 
     def run(self, code: str, data: pd.DataFrame | dict | None = None) -> dict[str, np.ndarray]:
-        with tempfile.TemporaryDirectory() as tmp:
-            csv = Path(tmp) / "dat.csv"
-            if data is not None:
-                pd.DataFrame(data).to_csv(csv, index=False)
-            script = (
-                "suppressMessages(library(metafor))\n"
-                + (f"dat <- read.csv('{csv}', stringsAsFactors=FALSE)\n" if data is not None else "")
-                + code
-                + "\nfor (n in names(out)) cat(n, '\\t', paste(sprintf('%.15g', as.numeric(out[[n]])), collapse=','), '\\n', sep='')\n"
-            )
-            run = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True)
-        if run.returncode != 0:
-            raise RuntimeError(f"R failed:\n{run.stderr}")
-        out = {}
-        for line in run.stdout.splitlines():
-            if "\t" in line:
-                name, values = line.split("\t", 1)
-                out[name] = np.array([float(x) if x != "NA" else np.nan for x in values.split(",")]) if values else np.array([])
-        return out
+        csv = "" if data is None else pd.DataFrame(data).to_csv(index=False, float_format="%.17g")
+
+        def compute() -> dict[str, list[float]]:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "dat.csv"
+                path.write_text(csv)
+                script = ("suppressMessages(library(metafor))\n"
+                          + (f"dat <- read.csv('{path}', stringsAsFactors=FALSE)\n" if data is not None else "")
+                          + code + "\nfor (n in names(out)) cat(n, '\\t', paste(sprintf('%.17g', as.numeric(out[[n]])),"
+                          " collapse=','), '\\n', sep='')\n")
+                stdout = _rscript(script)
+            out = {}
+            for line in stdout.splitlines():
+                if "\t" in line:
+                    name, values = line.split("\t", 1)
+                    out[name] = [float(x) if x != "NA" else None for x in values.split(",")] if values else []
+            return out
+
+        value = self._lookup(self._key("run", code.strip() + "\n" + csv), compute, f"R code starting {code.strip()[:60]!r}")
+        return {k: np.array([np.nan if x is None else x for x in v], dtype=float) for k, v in value.items()}
 
     def dataset(self, name: str) -> pd.DataFrame:
         """A data set shipped with metafor / metadat, as R has it."""
-        with tempfile.TemporaryDirectory() as tmp:
-            csv = Path(tmp) / "d.csv"
-            run = subprocess.run(["Rscript", "-e", f"suppressMessages(library(metafor)); write.csv({name}, '{csv}', row.names=FALSE)"],
-                                 capture_output=True, text=True)
-            if run.returncode != 0:
-                raise RuntimeError(run.stderr)
-            return pd.read_csv(csv)
+
+        def compute() -> str:
+            return _rscript(f"suppressMessages(library(metafor)); write.csv({name}, stdout(), row.names=FALSE)")
+
+        return pd.read_csv(io.StringIO(self._lookup(self._key("dataset", name), compute, f"data set {name}")))
+
+    def save(self) -> None:
+        if self.changed:
+            PINNED.parent.mkdir(exist_ok=True)
+            PINNED.write_text(json.dumps(dict(sorted(self.pinned.items())), indent=0, allow_nan=False) + "\n")
 
 
 @pytest.fixture(scope="session")
-def metafor() -> Metafor:
-    if not r_available():
-        reason = f"R's metafor not installed (Rscript with metafor needed; {INSTALL_HINT})"
-        if os.environ.get("MBTEVIDENCE_REQUIRE_R") == "1":
-            pytest.fail(reason + " but MBTEVIDENCE_REQUIRE_R=1")
-        pytest.skip(reason)
-    return Metafor()
+def metafor():
+    if (LIVE or RECORD) and not r_available():
+        pytest.fail(f"R's metafor is needed for live agreement tests ({INSTALL_HINT})")
+    oracle = Metafor()
+    yield oracle
+    oracle.save()

@@ -35,10 +35,10 @@ def test_pool_json_on_bcg_matches_published(tmp_path, bcg) -> None:
     out = run("pool", str(path), "--yi", "yi", "--vi", "vi", "--test", "z", "--json")
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
-    for key in ("k", "estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2", "h2", "q", "q_p",
+    for key in ("k", "estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2", "h2", "qe", "qe_p",
                 "method", "test"):
         assert key in d
-    assert (round(d["estimate"], 4), round(d["tau2"], 4), round(d["q"], 4)) == (-0.7145, 0.3132, 152.2330)
+    assert (round(d["estimate"], 4), round(d["tau2"], 4), round(d["qe"], 4)) == (-0.7145, 0.3132, 152.2330)
     assert (d["method"], d["test"], d["k"]) == ("REML", "z", 13)
 
 
@@ -49,10 +49,10 @@ def test_pool_with_subgroups_and_moderators(tmp_path, bcg) -> None:
                        "--mods", "ablat", "--json").stdout)
     assert set(d["subgroups"]) == {"alternate", "random", "systematic"}
     assert round(d["subgroups"]["random"]["estimate"], 4) == -0.9710
-    assert round(d["test_common_tau2"]["stat"], 4) == 1.7675
-    assert "q_between" in d["test_separate_tau2"]
+    assert round(d["test_common_tau2"]["value"], 4) == 1.7675 and d["test_common_tau2"]["statistic"] == "QM"
+    assert d["test_separate_tau2"]["statistic"] == "Q" and "RevMan" in d["test_separate_tau2"]["convention"]
     names = [c["name"] for c in d["coefficients"]]
-    assert names == ["intrcpt", "ablat"] and round(d["qm"], 4) == 16.3571
+    assert names == ["intrcpt", "ablat"] and round(d["qm"]["value"], 4) == 16.3571
     assert {"name", "estimate", "se", "ci_low", "ci_high", "p"} <= set(d["coefficients"][1])
 
 
@@ -77,6 +77,8 @@ def test_pool_reads_a_hand_written_csv(hand_csv) -> None:
     (HAND_WRITTEN.replace("day_hospital,24", "day_hospital,18"), ("--yi", "g", "--vi", "var_g", "--mods", "months",
                                                                   "setting"), "moderators are collinear"),
     ("", ("--yi", "g", "--vi", "var_g"), "not a readable CSV file"),
+    (HAND_WRITTEN.replace("outpatient", "day_hospital").replace("intensive_day_hospital", "day_hospital"),
+     ("--yi", "g", "--vi", "var_g", "--by", "setting"), "needs at least two groups"),
 ])
 def test_pool_bad_files_get_one_line_errors(tmp_path, content, args, message) -> None:
     path = tmp_path / "bad.csv"
@@ -99,3 +101,14 @@ def test_summary_shows_studies_samples_and_settings() -> None:
     for title in ("== overview", "== per study", "== programmes (dosage and implementation)", "== per setting",
                   "== per outcome construct", "== per timepoint"):
         assert title in out.stdout
+
+
+@pytest.mark.parametrize("level", ["0", "100", "150", "-5", "0.95"])
+def test_level_outside_50_to_99_99_percent_is_refused(hand_csv, level) -> None:
+    out = run("pool", str(hand_csv), "--yi", "g", "--vi", "var_g", "--level", level)
+    assert out.returncode == 2 and "percent" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_adhoc_test_is_offered(hand_csv) -> None:
+    d = json.loads(run("pool", str(hand_csv), "--yi", "g", "--vi", "var_g", "--test", "adhoc", "--json").stdout)
+    assert d["test"] == "adhoc" and d["s2"] >= 1

@@ -13,7 +13,7 @@ from mbtevidence.figures import forest_plot, forest_rows
 
 def test_forest_rows_order_and_pooled_rows(symptom_synthesis) -> None:
     synthesis = symptom_synthesis
-    rows = forest_rows(synthesis, by="setting")
+    rows = forest_rows(synthesis)
     kinds = rows.kind.tolist()
     assert kinds[-1] == "pooled" and rows.label.iloc[-1].startswith("Overall (RE, REML)")
     assert kinds.count("pooled") == 1 + len(synthesis.subgroups.groups)
@@ -22,7 +22,7 @@ def test_forest_rows_order_and_pooled_rows(symptom_synthesis) -> None:
 
 def test_forest_plot_draws_weighted_squares_diamonds_and_prediction_intervals(symptom_synthesis, tmp_path) -> None:
     synthesis = symptom_synthesis
-    fig = forest_plot(synthesis, by="setting")
+    fig = forest_plot(synthesis)
     ax = fig.axes[0]
     diamonds = [p for p in ax.patches if isinstance(p, Polygon)]
     assert len(diamonds) == 1 + len(synthesis.subgroups.groups)

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mbtevidence.evidence import DEFAULT_EVIDENCE_DIR
+from mbtevidence.paths import EVIDENCE_DIR as DEFAULT_EVIDENCE_DIR
 from mbtevidence.reports import NOTEBOOKS_DIR, REPORT_NOTEBOOKS, render_reports
 
 

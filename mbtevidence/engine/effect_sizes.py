@@ -25,9 +25,6 @@ g enters as d = g / c(m), so the correction is not applied twice;
 SMCC takes a paired t (``ti``, d = t / √n) or a reported change-score d (``di``); SMCR takes a
 reported raw-score standardised change (``di``), with the same correction and variance as
 from means.
-
-:func:`evidence_effect_sizes` turns the evidence table's data blocks into ``yi``/``vi`` with
-these measures, oriented so that **positive = improvement** (or arm 1 better).
 """
 
 from __future__ import annotations
@@ -38,13 +35,6 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
-from .evidence import filled_blocks, load_schema
-
-SCHEMA = load_schema()
-DEFAULT_PREPOST_CORRELATION = 0.5
-"""Pre-post correlation assumed when a report prints none (a common default, e.g. Cochrane
-Handbook §6.5.2.8 examples; Rosenthal 1991).  Use :func:`mbtevidence.pooling.correlation_sweep`
-to show how results move with it."""
 
 
 def hedges_correction(m: np.ndarray) -> np.ndarray:
@@ -194,104 +184,4 @@ def escalc(measure: str, data: pd.DataFrame | None = None, **args: object) -> pd
     yi, vi = MEASURES[measure](arrays)
     out = data.copy() if data is not None else pd.DataFrame(arrays)
     out["yi"], out["vi"] = yi, vi
-    return out
-
-
-# ---- the evidence table -> yi / vi -----------------------------------------------------------
-
-DESIGN_OF_BLOCK = {"prepost": "within", "two_arm_means": "between", "two_arm_events": "between",
-                   "proportion": "proportion"}
-
-
-def _prepost(row: pd.Series, ri: float) -> tuple[str, float, float]:
-    out = escalc("SMCR", m1i=[row.mean_post], m2i=[row.mean_pre], sd1i=[row.sd_pre], ni=[row.n_post], ri=[ri])
-    return "SMCR", float(out.yi[0]), float(out.vi[0])
-
-
-def _two_arm_means(row: pd.Series, ri: float) -> tuple[str, float, float]:
-    out = escalc("SMD", m1i=[row.mean_arm1], sd1i=[row.sd_arm1], n1i=[row.n_arm1],
-                 m2i=[row.mean_arm2], sd2i=[row.sd_arm2], n2i=[row.n_arm2])
-    return "SMD", float(out.yi[0]), float(out.vi[0])
-
-
-def _two_arm_events(row: pd.Series, ri: float) -> tuple[str, float, float]:
-    out = escalc("RR", ai=[row.event_arm1], n1i=[row.totaln_arm1], ci=[row.event_arm2], n2i=[row.totaln_arm2])
-    return "RR", float(out.yi[0]), float(out.vi[0])
-
-
-def _proportion(row: pd.Series, ri: float) -> tuple[str, float, float]:
-    if pd.isna(row.prop_events):
-        raise ValueError("only a percentage is printed: the count is not derived from it")
-    out = escalc("PLO", xi=[row.prop_events], ni=[row.prop_n])
-    return "PLO", float(out.yi[0]), float(out.vi[0])
-
-
-def _reported(row: pd.Series, ri: float) -> tuple[str, float, float]:
-    metric, design = row.precalc_metric, row.precalc_design
-    if design == "within" and metric in ("d", "g"):
-        d = row.precalc_es if metric == "d" else row.precalc_es / hedges_correction(row.precalc_n - 1)
-        out = escalc("SMCR", di=[d], ni=[row.precalc_n], ri=[ri])
-        return "SMCR", float(out.yi[0]), float(out.vi[0])
-    if design == "within" and metric == "t":
-        out = escalc("SMCC", ti=[row.precalc_es], ni=[row.precalc_n])
-        return "SMCC", float(out.yi[0]), float(out.vi[0])
-    if design == "between" and metric in ("d", "g", "t") and not pd.isna(row.precalc_n_arm2):
-        n1, n2 = row.precalc_n_arm1, row.precalc_n_arm2
-        d = {"d": row.precalc_es, "g": row.precalc_es / hedges_correction(n1 + n2 - 2),
-             "t": row.precalc_es * np.sqrt(1 / n1 + 1 / n2)}[metric]
-        out = escalc("SMD", di=[d], n1i=[n1], n2i=[n2])
-        return "SMD", float(out.yi[0]), float(out.vi[0])
-    raise ValueError(f"a reported {metric} ({design}) is not converted to a standardised effect")
-
-
-CONVERTERS = {"prepost": _prepost, "two_arm_means": _two_arm_means, "two_arm_events": _two_arm_events,
-              "proportion": _proportion, "reported": _reported}
-
-
-def data_block(row: pd.Series) -> str:
-    """Which data block a typed effect record fills (read from the schema, as the validator does)."""
-    blocks = filled_blocks(row, SCHEMA)
-    if len(blocks) != 1:
-        raise ValueError(f"record {row.get('effect_id')} fills {blocks or 'no'} data blocks; exactly one is needed")
-    return blocks[0]
-
-
-def record_n(row: pd.Series, block: str) -> float:
-    """Patients behind a record's effect size (both arms for comparisons)."""
-    columns = {"prepost": ("n_post",), "two_arm_means": ("n_arm1", "n_arm2"),
-               "two_arm_events": ("totaln_arm1", "totaln_arm2"), "proportion": ("prop_n",),
-               "reported": ("precalc_n",) if not pd.isna(row.get("precalc_n")) else ("precalc_n_arm1", "precalc_n_arm2")}
-    return float(sum(0 if pd.isna(row.get(c)) else row.get(c) for c in columns[block]))
-
-
-def evidence_effect_sizes(records: pd.DataFrame, ri: float = DEFAULT_PREPOST_CORRELATION) -> pd.DataFrame:
-    """Effect sizes of evidence records (``Evidence.records``), oriented positive = improvement.
-
-    Adds ``block``, ``design`` (within / between / proportion), ``measure``, ``yi``, ``vi``, ``n``
-    (patients behind the estimate) and ``es_note`` (why a record has no effect size).  Pre/post
-    records use SMCR with the record's own ``ri`` where printed, else ``ri``; reported within-group d uses the same SMCR variance;
-    two-arm means use SMD; events use log RR; proportions use logit (PLO, never oriented).
-    Orientation: standardised mean changes and differences are multiplied by -1 when lower
-    scores are better (pre/post, two-arm) or when a printed positive value means deterioration.
-    """
-    out = records.copy()
-    rows = []
-    for _, row in records.iterrows():
-        block = data_block(row)
-        r = row.get("ri")
-        r = ri if r is None or pd.isna(r) else float(r)
-        try:
-            measure, yi, vi = CONVERTERS[block](row, r)
-            note = ""
-        except ValueError as exc:
-            measure, yi, vi, note = None, np.nan, np.nan, str(exc)
-        design = row.precalc_design if block == "reported" else DESIGN_OF_BLOCK[block]
-        if measure in ("SMCR", "SMCC", "SMD", "RR"):
-            worse_if_positive = (row.precalc_positive == "deterioration") if block == "reported" \
-                else bool(row.lower_is_better)
-            if worse_if_positive:
-                yi = -yi
-        rows.append((block, design, measure, yi, vi, record_n(row, block), note))
-    columns = ["block", "design", "measure", "yi", "vi", "n", "es_note"]
-    out[columns] = pd.DataFrame(rows, index=records.index, columns=columns)
     return out

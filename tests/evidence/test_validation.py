@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import minimal_tables, requires_seeds, write_evidence
-from mbtevidence.evidence import DEFAULT_EVIDENCE_DIR, EvidenceError, load_evidence, validate
+from mbtevidence.evidence import EvidenceError, load_evidence, validate
+from mbtevidence.paths import EVIDENCE_DIR as DEFAULT_EVIDENCE_DIR
 
 
 def broken(tmp_path: Path, table: str, row: int, **changes: str) -> Path:
@@ -137,7 +138,7 @@ def test_missing_sources_skip_the_quote_check_once(minimal, tmp_path) -> None:
 
 
 def test_decimal_commas_and_number_words_count_as_printed() -> None:
-    from mbtevidence.evidence import quote_numbers
+    from mbtevidence.evidence.provenance import quote_numbers
 
     assert {0.79, 86.6, 2.0, 1.0, 4.5} <= quote_numbers("d = 0,79 and 86,6; twice a week, one group, four and a half hours")
 
@@ -169,7 +170,7 @@ def test_bundled_evidence_validates_without_sources(tmp_path) -> None:
 
 def test_readme_column_reference_is_generated_from_schema() -> None:
     from mbtevidence.evidence import load_schema
-    from mbtevidence.schema_doc import schema_markdown
+    from mbtevidence.evidence import schema_markdown
 
     readme = (DEFAULT_EVIDENCE_DIR / "README.md").read_text(encoding="utf-8")
     assert schema_markdown(load_schema()) in readme, "run: mbtevidence schema-doc and paste into evidence/README.md"

@@ -1,0 +1,256 @@
+"""The fitted (mixed-effects) meta-analytic model.
+
+Model: y_i = x_i'β + u_i + e_i, u_i ~ N(0, τ²), e_i ~ N(0, v_i) (Viechtbauer 2010, J Stat Softw
+36(3)).  With W = diag(1/(v_i + τ²)): β̂ = (X'WX)⁻¹X'Wy, Var(β̂) = (X'WX)⁻¹.
+
+Conventions (defaults follow the Cochrane Handbook v6.4, ch. 10.10.4):
+
+* **Tests and CIs** (``test``): ``"knha"`` Knapp-Hartung, Var(β̂) × s², s² = y'Py/(k-p), t(k-p)
+  (Hartung & Knapp 2001), not truncated; ``"adhoc"`` the same with s² truncated below at 1
+  (Knapp & Hartung 2003 "ad hoc" modification; metafor ``test="adhoc"``); ``"z"`` Wald z tests.
+* **τ² CI**: Q-profile (Viechtbauer 2007), computed only when asked for.
+* **I²** from τ² (Higgins & Thompson 2002, as metafor and Cochrane): I² = τ²/(τ² + ṽ),
+  ṽ = (k-p)/tr(P_FE); H² = (τ² + ṽ)/ṽ.  For the common-effect model I² = (Q-(k-p))/Q, H² = Q/(k-p).
+* **Prediction interval**: μ̂ ± c·√(SE² + τ²), c the normal quantile under ``z`` and the t(k-p)
+  quantile otherwise (metafor's ``predict()``); not reported for k < 3 (Cochrane Handbook 10.10.4.3:
+  with so few studies it is uninformative), with a note.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .numerics import WeightedFit, check_inputs, check_level, critical_value, generalised_q, two_sided_p, zeroin
+from .tau2 import Tau2Estimator, Tau2Fit, get_estimator
+
+TESTS = ("knha", "adhoc", "z")
+FEW_STUDIES = 5
+"""Below this k every result carries a note: intervals are unreliable (Cochrane Handbook 10.10.4)."""
+MIN_K_PREDICTION = 3
+
+
+def _sort_key(level: str) -> tuple[str, str]:
+    """Order of factor levels as R's ``factor()`` in an English locale: case-insensitive first."""
+    return (level.casefold(), level)
+
+
+def design_matrix(mods: pd.DataFrame, reference: dict[str, str] | None = None
+                  ) -> tuple[np.ndarray, list[str], dict[str, str]]:
+    """Intercept plus moderators: numbers as they are, text as treatment dummies.
+
+    The reference level of a text moderator is ``reference[name]`` when given, else the first
+    level in R's ``factor()`` order (case-insensitive alphabetical).  Returns X, column names and
+    the reference level of each text moderator.
+    """
+    reference = dict(reference or {})
+    columns, names, used = [np.ones(len(mods))], ["intrcpt"], {}
+    for name in mods.columns:
+        col = mods[name]
+        if col.isna().any():
+            raise ValueError(f"moderator {name} has missing values in rows {list(np.flatnonzero(col.isna()))}")
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            columns.append(col.to_numpy(dtype=float))
+            names.append(str(name))
+            continue
+        text = col.astype(str)
+        levels = sorted(text.unique(), key=_sort_key)
+        ref = reference.pop(str(name), levels[0])
+        if ref not in levels:
+            raise ValueError(f"reference level {ref!r} of moderator {name} is not among its levels {levels}")
+        used[str(name)] = ref
+        for level in levels:
+            if level != ref:
+                columns.append((text == level).to_numpy(dtype=float))
+                names.append(f"{name}{level}")
+    if reference:
+        raise ValueError(f"reference levels given for unknown or numeric moderators: {', '.join(reference)}")
+    return np.column_stack(columns), names, used
+
+
+def _qprofile(y: np.ndarray, v: np.ndarray, X: np.ndarray, level: float, tau2: float) -> tuple[float, float, str]:
+    """Q-profile limits for τ² (Viechtbauer 2007), searched as metafor's ``confint()`` does: in
+    [0, max(100, 10 τ̂²)] with R's root finder.  Returns the limits and a note when the upper limit
+    lies beyond the searched range."""
+    k, p = X.shape
+    alpha = 1 - level / 100
+    crit_u, crit_l = stats.chi2.ppf(1 - alpha / 2, k - p), stats.chi2.ppf(alpha / 2, k - p)
+    upper = max(100.0, 10 * tau2)
+    q_min, q_max = generalised_q(0.0, y, v, X), generalised_q(upper, y, v, X)
+    if q_min < crit_l:
+        return 0.0, 0.0, ""
+    note = ""
+    if q_max > crit_l:
+        high, note = upper, f"the upper Q-profile limit of tau² lies above {upper:g} (searched range)"
+    else:
+        high = zeroin(lambda t: generalised_q(t, y, v, X) - crit_l, 0.0, upper)
+    low = 0.0 if q_min < crit_u else zeroin(lambda t: generalised_q(t, y, v, X) - crit_u, 0.0, upper)
+    return low, high, note
+
+
+@dataclass
+class ModelFit:
+    """Everything a fitted model knows; result objects present it.  Settings travel inside."""
+
+    y: np.ndarray
+    v: np.ndarray
+    X: np.ndarray
+    names: list[str]
+    method: str
+    test: str
+    level: float
+    tau2: float
+    tau2_se: float
+    beta: np.ndarray
+    vb: np.ndarray
+    df: float
+    weights: np.ndarray
+    qe: float
+    v_typical: float
+    s2: float = 1.0
+    notes: list[str] = field(default_factory=list)
+    reference_levels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        return len(self.y)
+
+    @property
+    def n_coef(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def has_heterogeneity(self) -> bool:
+        """Residual heterogeneity is estimable (k > number of coefficients)."""
+        return self.k > self.n_coef
+
+    @property
+    def is_random(self) -> bool:
+        return self.has_heterogeneity and self.method != "EE"
+
+    @property
+    def se(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.vb))
+
+    @property
+    def crit(self) -> float:
+        return critical_value(self.level, self.df)
+
+    def pvalues(self, stat: np.ndarray) -> np.ndarray:
+        return two_sided_p(stat, self.df)
+
+    @property
+    def qe_p(self) -> float:
+        return float(stats.chi2.sf(self.qe, self.k - self.n_coef)) if self.has_heterogeneity else math.nan
+
+    @property
+    def i2(self) -> float:
+        if not self.has_heterogeneity:
+            return math.nan
+        if self.method == "EE":
+            return max(0.0, 100 * (self.qe - (self.k - self.n_coef)) / self.qe) if self.qe > 0 else 0.0
+        return 100 * self.tau2 / (self.v_typical + self.tau2)
+
+    @property
+    def h2(self) -> float:
+        if not self.has_heterogeneity:
+            return math.nan
+        if self.method == "EE":
+            return self.qe / (self.k - self.n_coef)
+        return (self.tau2 + self.v_typical) / self.v_typical
+
+    @cached_property
+    def _tau2_ci(self) -> tuple[float, float, str]:
+        if not self.is_random:
+            return math.nan, math.nan, ""
+        return _qprofile(self.y, self.v, self.X, self.level, self.tau2)
+
+    @property
+    def tau2_ci(self) -> tuple[float, float]:
+        """Q-profile confidence limits for τ² (computed on first use)."""
+        return self._tau2_ci[:2]
+
+    @property
+    def all_notes(self) -> list[str]:
+        """The fit's notes plus the Q-profile's, once it has been computed."""
+        return self.notes + ([self._tau2_ci[2]] if "_tau2_ci" in self.__dict__ and self._tau2_ci[2] else [])
+
+    def heterogeneity_ci(self) -> dict[str, tuple[float, float]]:
+        """Q-profile limits for τ², τ, I² and H²."""
+        lo, hi = self.tau2_ci
+        vt = self.v_typical
+        return {"tau2": (lo, hi), "tau": (math.sqrt(lo), math.sqrt(hi)) if lo == lo else (lo, hi),
+                "i2": (100 * lo / (vt + lo), 100 * hi / (vt + hi)), "h2": ((lo + vt) / vt, (hi + vt) / vt)}
+
+    @property
+    def prediction_defined(self) -> bool:
+        return self.is_random and self.k >= MIN_K_PREDICTION
+
+    def predict(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Predicted effect at moderator rows ``x`` (with intercept column), its CI and PI
+        (PI NaN where not defined: common-effect model, or k < 3)."""
+        x = np.atleast_2d(x)
+        pred = x @ self.beta
+        se = np.sqrt(np.einsum("ij,jk,ik->i", x, self.vb, x))
+        half_pi = self.crit * np.sqrt(se**2 + self.tau2) if self.prediction_defined else np.full_like(pred, np.nan)
+        return {"pred": pred, "se": se, "ci_low": pred - self.crit * se, "ci_high": pred + self.crit * se,
+                "pi_low": pred - half_pi, "pi_high": pred + half_pi}
+
+
+def _few_study_notes(k: int, n_coef: int, test: str, s2: float, is_random: bool) -> list[str]:
+    notes = []
+    if 1 < k < FEW_STUDIES:
+        notes.append(f"k = {k} < {FEW_STUDIES}: between-study variance and intervals are poorly estimated "
+                     f"with so few studies; compare methods (few_study_comparison) before reading a finding")
+    if test == "knha" and k > n_coef and s2 < 1:
+        notes.append(f"Knapp-Hartung scaling s² = {s2:.3g} < 1 narrows the interval below the z interval; "
+                     f"test='adhoc' truncates s² at 1")
+    if is_random and k < MIN_K_PREDICTION:
+        notes.append(f"no prediction interval for k = {k} < {MIN_K_PREDICTION}: it would be uninformative")
+    return notes
+
+
+def fit_model(yi: object, vi: object, X: np.ndarray | None = None, names: list[str] | None = None,
+              method: str | Tau2Estimator = "REML", test: str = "knha", level: float = 95,
+              reference_levels: dict[str, str] | None = None) -> ModelFit:
+    """Fit the (mixed-effects) meta-analytic model; see the module docstring for conventions."""
+    y, v = check_inputs(yi, vi)
+    level = check_level(level)
+    X = np.ones((len(y), 1)) if X is None else np.asarray(X, dtype=float)
+    names = names or ["intrcpt"]
+    if test not in TESTS:
+        raise ValueError(f"unknown test {test!r}; choose from {', '.join(TESTS)}")
+    k, p = X.shape
+    if k != len(y):
+        raise ValueError(f"moderator matrix has {k} rows for {len(y)} effect sizes")
+    if np.linalg.matrix_rank(X) < p:
+        raise ValueError("moderators are collinear (the model matrix is not of full rank)")
+    notes: list[str] = []
+    estimator = get_estimator(method)
+    if k == p:
+        notes.append("k = 1: the single study's estimate is returned; no heterogeneity statistics" if k == 1
+                     else f"k = p = {k}: saturated model; no heterogeneity statistics")
+        tfit = Tau2Fit(0.0, math.nan, estimator.name)
+        if test != "z":
+            notes.append("Knapp-Hartung needs k > p: Wald z test used")
+            test = "z"
+    else:
+        tfit = estimator.fit(y, v, X)
+    if tfit.note:
+        notes.append(tfit.note)
+    wf = WeightedFit.at(y, v, X, tfit.tau2)
+    s2 = wf.rss / (k - p) if test != "z" else 1.0
+    if test == "adhoc":
+        s2 = max(1.0, s2)
+    fe = WeightedFit.at(y, v, X, 0.0)
+    v_typical = (k - p) / fe.trace_p() if k > p else math.nan
+    is_random = k > p and tfit.method != "EE"
+    notes += _few_study_notes(k, p, test, s2, is_random)
+    return ModelFit(y, v, X, names, tfit.method, test, level, tfit.tau2, tfit.se, wf.beta, wf.bread * s2,
+                    float(k - p) if test != "z" else math.inf, 100 * wf.w / wf.w.sum(), fe.rss, v_typical, s2,
+                    notes, dict(reference_levels or {}))

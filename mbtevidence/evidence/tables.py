@@ -1,0 +1,139 @@
+"""Validated, typed evidence tables and their overview.
+
+:func:`load_evidence` validates once and types every table of the schema.  A caller that has
+already validated the same content (``mbtevidence render`` before it runs the notebooks) passes
+its :func:`content_hash`, and the tables are loaded without validating again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from ..paths import EVIDENCE_DIR
+from .reading import Problem, read_table, typed_frame
+from .schema import load_schema
+from .validation import EvidenceError, ValidationReport, Validator
+
+
+def content_hash(evidence_dir: Path | str = EVIDENCE_DIR) -> str:
+    """SHA-256 (first 12 hex digits) of the schema's tables in ``evidence_dir``: the evidence version."""
+    digest = hashlib.sha256()
+    folder = Path(evidence_dir)
+    for spec in load_schema()["tables"].values():
+        path = folder / spec["file"]
+        digest.update(spec["file"].encode())
+        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+    return digest.hexdigest()[:12]
+
+
+@dataclass
+class Evidence:
+    """Validated, typed evidence tables (one DataFrame per schema table) and the validation report."""
+
+    tables: dict[str, pd.DataFrame]
+    report: ValidationReport
+    version: str
+
+    @property
+    def studies(self) -> pd.DataFrame:
+        return self.tables["studies"]
+
+    @property
+    def arms(self) -> pd.DataFrame:
+        return self.tables["arms"]
+
+    @property
+    def effects(self) -> pd.DataFrame:
+        return self.tables["effects"]
+
+    @cached_property
+    def records(self) -> pd.DataFrame:
+        """Effect records joined with their study and arm (arm columns keep their names), plus
+        Metapsy's ``time_weeks`` = timepoint_months x 52/12."""
+        arms = self.arms.drop(columns=[c for c in ("source", "location", "quote", "notes", "conflict", "sample_id",
+                                                   "derived_columns") if c in self.arms])
+        arms = arms.drop(columns=[c for c in arms.columns if c.startswith("quote")])
+        studies = self.studies[["study", "year", "country", "design", "population"]]
+        merged = self.effects.merge(arms, on=["study", "arm"], how="left").merge(studies, on="study", how="left")
+        return merged.assign(time_weeks=merged["timepoint_months"] * 52 / 12)
+
+
+def load_evidence(evidence_dir: Path | str = EVIDENCE_DIR, seeds_dir: Path | str | None = None,
+                  validated_hash: str | None = None) -> Evidence:
+    """Validate, then load the evidence as typed DataFrames.
+
+    Parameters
+    ----------
+    evidence_dir : path
+        Folder with the evidence tables (default: the bundled ``evidence/``).
+    seeds_dir : path, optional
+        Source texts for the quote check.
+    validated_hash : str, optional
+        :func:`content_hash` of evidence this process's caller has validated; when it equals the
+        folder's current hash, validation is not repeated.
+
+    Raises
+    ------
+    EvidenceError
+        When validation finds errors (its ``report`` lists every problem).
+    """
+    folder = Path(evidence_dir)
+    schema = load_schema()
+    version = content_hash(folder)
+    if validated_hash is not None and validated_hash == version:
+        problems: list[Problem] = []
+        raw = {name: read_table(folder / spec["file"], name, problems) for name, spec in schema["tables"].items()
+               if not (spec.get("optional") and not (folder / spec["file"]).exists())}
+        report = ValidationReport(problems, quote_check=f"validated earlier (evidence version {version})")
+    else:
+        validator = Validator(folder, None if seeds_dir is None else Path(seeds_dir), schema)
+        report = validator.run()
+        raw = dict(validator.tables)
+    if not report.ok or any(t is None for t in raw.values()):
+        raise EvidenceError(report)
+    frames = {name: typed_frame(raw[name], spec["columns"]) if name in raw else pd.DataFrame(columns=list(spec["columns"]))
+              for name, spec in schema["tables"].items()}
+    return Evidence(frames, report, version)
+
+
+def summary_tables(evidence: Evidence) -> dict[str, pd.DataFrame]:
+    """Compact overview: studies, independent samples, record counts per setting, construct and
+    timepoint, and each programme's dosage and implementation-quality fields."""
+    records = evidence.records
+    overview = pd.DataFrame(
+        {"count": [len(evidence.studies), evidence.arms["sample_id"].nunique(), len(evidence.arms), len(records),
+                   int(records["secondary_report"].sum()), int(records["conflict"].fillna(False).sum())]},
+        index=["studies", "independent samples", "arms / programmes", "effect records",
+               "secondary-report records", "flagged (conflict) effect records"],
+    )
+    study_counts = records.groupby("study").agg(records=("effect_id", "size"), samples=("sample_id", "nunique"))
+    per_study = (evidence.studies.set_index("study")[["year", "country", "design"]]
+                 .join(evidence.arms.groupby("study").size().rename("arms"))
+                 .join(study_counts).fillna({"records": 0, "samples": 0})
+                 .astype({"records": int, "samples": int}))
+
+    def counts(column: str) -> pd.DataFrame:
+        return (records.groupby(column, dropna=False)
+                .agg(records=("effect_id", "size"), samples=("sample_id", "nunique"), studies=("study", "nunique"))
+                .sort_values("records", ascending=False))
+
+    schema_columns = load_schema()["tables"]["arms"]["columns"]
+    dosage = [c for c, spec in schema_columns.items() if spec.get("group") in ("dosage", "implementation")] or [
+        c for c in ("n_start", "planned_duration_months", "days_per_week", "hours_per_day", "hours_per_week",
+                    "individual_sessions_per_week", "group_sessions_per_week", "maintenance_months",
+                    "mean_months_in_treatment", "attendance_percent", "fidelity_rating", "organisational_stability",
+                    "implementation_outcome") if c in evidence.arms]
+    programmes = evidence.arms.set_index(["study", "arm"])[["setting", "sample_id", *dosage]]
+    return {
+        "overview": overview,
+        "per study": per_study,
+        "programmes (dosage and implementation)": programmes.dropna(axis=1, how="all"),
+        "per setting": counts("setting"),
+        "per outcome construct": counts("outcome_construct"),
+        "per timepoint (months)": counts("timepoint_months").sort_index(),
+    }
