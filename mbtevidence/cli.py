@@ -42,7 +42,9 @@ def _read_pool_csv(args: argparse.Namespace):
         frame = pd.read_csv(args.file, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"not a readable CSV file ({exc})") from None
-    wanted = [args.yi, args.vi] + ([args.by] if args.by else []) + (args.mods or []) + ([args.slab] if args.slab else [])
+    wanted = (
+        [args.yi, args.vi] + ([args.by] if args.by else []) + (args.mods or []) + ([args.slab] if args.slab else [])
+    )
     repeated = sorted({m for m in args.mods or [] if (args.mods or []).count(m) > 1})
     if repeated:
         raise ValueError(f"moderator(s) {', '.join(repeated)} given more than once")
@@ -51,7 +53,10 @@ def _read_pool_csv(args: argparse.Namespace):
         raise ValueError(f"no column(s) {', '.join(missing)}; the file has {', '.join(frame.columns)}")
     problems = []
     if args.by:
-        problems += [f"row {i + 2} {args.by} is empty (every row needs a subgroup)" for i in frame.index[frame[args.by].str.strip() == ""]]
+        problems += [
+            f"row {i + 2} {args.by} is empty (every row needs a subgroup)"
+            for i in frame.index[frame[args.by].str.strip() == ""]
+        ]
     for column in [args.yi, args.vi] + (args.mods or []):
         numbers = pd.to_numeric(frame[column].str.strip(), errors="coerce")
         if column in (args.yi, args.vi) or numbers.notna().any():
@@ -59,8 +64,10 @@ def _read_pool_csv(args: argparse.Namespace):
             problems += [f"row {i + 2} {column}={frame[column][i]!r} is not a number" for i in frame.index[bad]]
             frame[column] = numbers
     if not problems:
-        problems += [f"row {i + 2} {args.vi}={float(frame[args.vi][i])!r} is not a positive variance"
-                     for i in frame.index[~(frame[args.vi] > 0) | ~frame[args.vi].abs().lt(float("inf"))]]
+        problems += [
+            f"row {i + 2} {args.vi}={float(frame[args.vi][i])!r} is not a positive variance"
+            for i in frame.index[~(frame[args.vi] > 0) | ~frame[args.vi].abs().lt(float("inf"))]
+        ]
     if problems:
         raise ValueError("; ".join(problems))
     return frame
@@ -103,8 +110,11 @@ def _render(args: argparse.Namespace) -> int:
     try:
         paths = render_reports(args.output, evidence_dir=args.evidence, seeds_dir=args.seeds)
     except PapermillExecutionError as exc:
-        print(f"mbtevidence render: a report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
-              f"(the executed notebook with the error is in {args.output})", file=sys.stderr)
+        print(
+            f"mbtevidence render: a report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
+            f"(the executed notebook with the error is in {args.output})",
+            file=sys.stderr,
+        )
         return 1
     for path in paths:
         print(f"wrote {path}")
@@ -146,8 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yi", required=True, help="column of effect sizes")
     p.add_argument("--vi", required=True, help="column of sampling variances")
     p.add_argument("--method", default="REML", help="tau² estimator: EE, DL, HE, ML, REML, PM, SJ")
-    p.add_argument("--test", default="knha", choices=["knha", "adhoc", "z"],
-                   help="knha: Knapp-Hartung (default); adhoc: Knapp-Hartung with s² truncated at 1; z: Wald")
+    p.add_argument(
+        "--test",
+        default="knha",
+        choices=["knha", "adhoc", "z"],
+        help="knha: Knapp-Hartung (default); adhoc: Knapp-Hartung with s² truncated at 1; z: Wald",
+    )
     p.add_argument("--level", type=_level, default=95.0, help="confidence level in percent, 50-99.99 (default 95)")
     p.add_argument("--by", help="subgroup column")
     p.add_argument("--mods", nargs="+", help="moderator columns (meta-regression)")

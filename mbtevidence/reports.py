@@ -31,8 +31,13 @@ def render_notebook(notebook: Path, output_dir: Path, parameters: dict) -> Path:
         kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
         try:
             papermill.execute_notebook(
-                str(notebook), str(executed), parameters=parameters, kernel_name="python3",
-                cwd=str(notebook.parent), progress_bar=False, km=kernel,
+                str(notebook),
+                str(executed),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(notebook.parent),
+                progress_bar=False,
+                km=kernel,
             )
         finally:
             if kernel.has_kernel:
@@ -46,6 +51,8 @@ def render_notebook(notebook: Path, output_dir: Path, parameters: dict) -> Path:
 
 def render_reports(output_dir: Path, evidence_dir: Path, seeds_dir: Path | None = None) -> list[Path]:
     """Render every report notebook against the given evidence; returns the HTML paths."""
-    parameters = {"evidence_dir": str(Path(evidence_dir).resolve()),
-                  "seeds_dir": None if seeds_dir is None else str(Path(seeds_dir).resolve())}
+    parameters = {
+        "evidence_dir": str(Path(evidence_dir).resolve()),
+        "seeds_dir": None if seeds_dir is None else str(Path(seeds_dir).resolve()),
+    }
     return [render_notebook(NOTEBOOKS_DIR / name, Path(output_dir), parameters) for name in REPORT_NOTEBOOKS]

@@ -48,14 +48,25 @@ class SelectionRule:
             raise ValueError(f"population={self.population!r}: choose {' or '.join(POPULATION_RANK)}")
 
     def describe(self) -> str:
-        population = ("intention-to-treat or model-based ITT over completers" if self.population == "itt_first"
-                      else "completers over intention-to-treat (sensitivity analysis)")
-        instrument = (f"the instruments {', '.join(self.instruments)} in that order" if self.instruments
-                      else "the instrument most samples used for the construct")
-        target = f"the timepoint closest to {self.target_months:g} months" if self.target_months is not None \
+        population = (
+            "intention-to-treat or model-based ITT over completers"
+            if self.population == "itt_first"
+            else "completers over intention-to-treat (sensitivity analysis)"
+        )
+        instrument = (
+            f"the instruments {', '.join(self.instruments)} in that order"
+            if self.instruments
+            else "the instrument most samples used for the construct"
+        )
+        target = (
+            f"the timepoint closest to {self.target_months:g} months"
+            if self.target_months is not None
             else "any timepoint (no target set)"
-        return (f"one estimate per independent sample (sample_id): primary over secondary reports; {population}; "
-                f"{instrument}; {target}; a printed n over a bound; the largest n; then the first effect_id")
+        )
+        return (
+            f"one estimate per independent sample (sample_id): primary over secondary reports; {population}; "
+            f"{instrument}; {target}; a printed n over a bound; the largest n; then the first effect_id"
+        )
 
     def select(self, effects: pd.DataFrame) -> pd.DataFrame:
         """Keep one row per ``sample_id``; ``effects`` are rows of :func:`evidence_effect_sizes`."""
@@ -64,15 +75,19 @@ class SelectionRule:
         usage = effects.groupby("instrument")["sample_id"].nunique()
         preferred = {name: i for i, name in enumerate(self.instruments)}
         instrument_rank = effects["instrument"].map(
-            lambda s: preferred.get(s, len(preferred)) if preferred else -usage.get(s, 0))
+            lambda s: preferred.get(s, len(preferred)) if preferred else -usage.get(s, 0)
+        )
         distance = (effects["timepoint_months"] - self.target_months).abs() if self.target_months is not None else 0.0
         ranked = effects.assign(
             _secondary=effects["secondary_report"].fillna(False).astype(bool),
             _population=population.fillna("not_reported").map(ranks).fillna(1),
-            _instrument=instrument_rank, _distance=distance,
+            _instrument=instrument_rank,
+            _distance=distance,
             _bound=effects.get("n_bound", pd.Series(False, index=effects.index)).astype(bool),
             _n=-effects["n"].fillna(0).astype(float),
-        ).sort_values(["sample_id", "_secondary", "_population", "_instrument", "_distance", "_bound", "_n", "effect_id"])
+        ).sort_values(
+            ["sample_id", "_secondary", "_population", "_instrument", "_distance", "_bound", "_n", "effect_id"]
+        )
         helper = [c for c in ranked.columns if c.startswith("_")]
         return ranked.drop_duplicates("sample_id").drop(columns=helper).sort_index()
 
@@ -97,21 +112,49 @@ class EvidenceSynthesis(Result):
 
     def to_frame(self) -> pd.DataFrame:
         """The pooled rows: effect, CI (normal quantile), weight and the columns that identify them."""
-        keep = [c for c in ("effect_id", "study", "sample_id", "setting", "instrument", "timepoint_months",
-                            "analysis_population", "n", "n_bound", "yi", "vi", "ci_low", "ci_high", "weight")
-                if c in self.rows]
+        keep = [
+            c
+            for c in (
+                "effect_id",
+                "study",
+                "sample_id",
+                "setting",
+                "instrument",
+                "timepoint_months",
+                "analysis_population",
+                "n",
+                "n_bound",
+                "yi",
+                "vi",
+                "ci_low",
+                "ci_high",
+                "weight",
+            )
+            if c in self.rows
+        ]
         return self.rows[keep].reset_index(drop=True)
 
     def to_dict(self) -> dict[str, object]:
-        return {"dependence": self.dependence, "rule": self.rule.describe(), "by": self.by,
-                "k": len(self.rows), "excluded": len(self.excluded), "overall": self.overall.to_dict(),
-                "subgroups": None if self.subgroups is None else self.subgroups.to_dict(),
-                "robust": None if self.robust is None else self.robust.to_dict(), "notes": list(self.notes)}
+        return {
+            "dependence": self.dependence,
+            "rule": self.rule.describe(),
+            "by": self.by,
+            "k": len(self.rows),
+            "excluded": len(self.excluded),
+            "overall": self.overall.to_dict(),
+            "subgroups": None if self.subgroups is None else self.subgroups.to_dict(),
+            "robust": None if self.robust is None else self.robust.to_dict(),
+            "notes": list(self.notes),
+        }
 
     def summary(self) -> str:
-        parts = [f"Pooled {len(self.rows)} record(s); dependence: {self.dependence}; "
-                 f"{len(self.excluded)} record(s) left out (see .excluded).", f"Selection: {self.rule.describe()}.",
-                 "", self.overall.summary()]
+        parts = [
+            f"Pooled {len(self.rows)} record(s); dependence: {self.dependence}; "
+            f"{len(self.excluded)} record(s) left out (see .excluded).",
+            f"Selection: {self.rule.describe()}.",
+            "",
+            self.overall.summary(),
+        ]
         if self.subgroups is not None:
             parts += ["", self.subgroups.summary()]
         if self.robust is not None:
@@ -119,9 +162,15 @@ class EvidenceSynthesis(Result):
         return "\n".join(parts + [f"Note: {n}" for n in self.notes])
 
 
-def pool_evidence(es: pd.DataFrame, by: str | None = None, dependence: str = "one_per_sample",
-                  rule: SelectionRule | None = None, method: str | Tau2Estimator = "REML", test: str = "knha",
-                  level: float = 95) -> EvidenceSynthesis:
+def pool_evidence(
+    es: pd.DataFrame,
+    by: str | None = None,
+    dependence: str = "one_per_sample",
+    rule: SelectionRule | None = None,
+    method: str | Tau2Estimator = "REML",
+    test: str = "knha",
+    level: float = 95,
+) -> EvidenceSynthesis:
     """Pool effect sizes of evidence records (from :func:`~mbtevidence.evidence.evidence_effect_sizes`).
 
     Parameters
@@ -154,7 +203,8 @@ def pool_evidence(es: pd.DataFrame, by: str | None = None, dependence: str = "on
         raise ValueError("no record has a computable effect size")
     rows = rule.select(usable) if dependence == "one_per_sample" else usable
     dropped = usable.loc[usable.index.difference(rows.index)].assign(
-        reason="another estimate of the same sample was kept (" + rule.describe() + ")")
+        reason="another estimate of the same sample was kept (" + rule.describe() + ")"
+    )
     excluded = pd.concat([excluded, dropped])
     overall = meta_analysis(rows["yi"], rows["vi"], method, test, level, slab=rows["effect_id"])
     crit = critical_value(level, np.inf)  # each study's own CI: normal quantile
@@ -177,8 +227,9 @@ def pool_evidence(es: pd.DataFrame, by: str | None = None, dependence: str = "on
     return EvidenceSynthesis(rows, excluded, overall, subgroups, robust, dependence, rule, by, notes)
 
 
-def correlation_sweep(synthesis: EvidenceSynthesis, records: pd.DataFrame,
-                      correlations: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)) -> pd.DataFrame:
+def correlation_sweep(
+    synthesis: EvidenceSynthesis, records: pd.DataFrame, correlations: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
+) -> pd.DataFrame:
     """Recompute the synthesis' pooled records at each assumed pre-post correlation and pool them
     with the synthesis' own settings.  Records with a printed ``ri`` keep it."""
     fit = synthesis.fit

@@ -70,8 +70,12 @@ class Metafor:
     @staticmethod
     def _same(a, b) -> bool:
         if isinstance(a, dict):
-            return a.keys() == b.keys() and all(np.allclose(np.array(a[k], dtype=float), np.array(b[k], dtype=float),
-                                                            rtol=1e-10, atol=1e-12, equal_nan=True) for k in a)
+            return a.keys() == b.keys() and all(
+                np.allclose(
+                    np.array(a[k], dtype=float), np.array(b[k], dtype=float), rtol=1e-10, atol=1e-12, equal_nan=True
+                )
+                for k in a
+            )
         return a == b
 
     def run(self, code: str, data: pd.DataFrame | dict | None = None) -> dict[str, np.ndarray]:
@@ -81,10 +85,13 @@ class Metafor:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "dat.csv"
                 path.write_text(csv)
-                script = ("suppressMessages(library(metafor))\n"
-                          + (f"dat <- read.csv('{path}', stringsAsFactors=FALSE)\n" if data is not None else "")
-                          + code + "\nfor (n in names(out)) cat(n, '\\t', paste(sprintf('%.17g', as.numeric(out[[n]])),"
-                          " collapse=','), '\\n', sep='')\n")
+                script = (
+                    "suppressMessages(library(metafor))\n"
+                    + (f"dat <- read.csv('{path}', stringsAsFactors=FALSE)\n" if data is not None else "")
+                    + code
+                    + "\nfor (n in names(out)) cat(n, '\\t', paste(sprintf('%.17g', as.numeric(out[[n]])),"
+                    " collapse=','), '\\n', sep='')\n"
+                )
                 stdout = _rscript(script)
             out = {}
             for line in stdout.splitlines():
@@ -93,7 +100,9 @@ class Metafor:
                     out[name] = [float(x) if x != "NA" else None for x in values.split(",")] if values else []
             return out
 
-        value = self._lookup(self._key("run", code.strip() + "\n" + csv), compute, f"R code starting {code.strip()[:60]!r}")
+        value = self._lookup(
+            self._key("run", code.strip() + "\n" + csv), compute, f"R code starting {code.strip()[:60]!r}"
+        )
         return {k: np.array([np.nan if x is None else x for x in v], dtype=float) for k, v in value.items()}
 
     def dataset(self, name: str) -> pd.DataFrame:
@@ -105,9 +114,19 @@ class Metafor:
         return pd.read_csv(io.StringIO(self._lookup(self._key("dataset", name), compute, f"data set {name}")))
 
     def save(self) -> None:
-        if self.changed:
-            PINNED.parent.mkdir(exist_ok=True)
-            PINNED.write_text(json.dumps(dict(sorted(self.pinned.items())), indent=0, allow_nan=False) + "\n")
+        """Merge the recorded values into the pinned file (locked: parallel recording runs keep theirs)."""
+        if not self.changed:
+            return
+        import fcntl
+
+        PINNED.parent.mkdir(exist_ok=True)
+        with open(PINNED.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = json.loads(PINNED.read_text()) if PINNED.exists() else {}
+            current.update(self.pinned)
+            tmp = PINNED.with_suffix(".tmp")
+            tmp.write_text(json.dumps(dict(sorted(current.items())), indent=0, allow_nan=False) + "\n")
+            tmp.replace(PINNED)
 
 
 @pytest.fixture(scope="session")

@@ -35,8 +35,22 @@ def test_pool_json_on_bcg_matches_published(tmp_path, bcg) -> None:
     out = run("pool", str(path), "--yi", "yi", "--vi", "vi", "--test", "z", "--json")
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
-    for key in ("k", "estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2", "h2", "qe", "qe_p",
-                "method", "test"):
+    for key in (
+        "k",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "pi_low",
+        "pi_high",
+        "tau2",
+        "i2",
+        "h2",
+        "qe",
+        "qe_p",
+        "method",
+        "test",
+    ):
         assert key in d
     assert (round(d["estimate"], 4), round(d["tau2"], 4), round(d["qe"], 4)) == (-0.7145, 0.3132, 152.2330)
     assert (d["method"], d["test"], d["k"]) == ("REML", "z", 13)
@@ -45,8 +59,11 @@ def test_pool_json_on_bcg_matches_published(tmp_path, bcg) -> None:
 def test_pool_with_subgroups_and_moderators(tmp_path, bcg) -> None:
     path = tmp_path / "bcg.csv"
     bcg.to_csv(path, index=False)
-    d = json.loads(run("pool", str(path), "--yi", "yi", "--vi", "vi", "--test", "z", "--by", "alloc",
-                       "--mods", "ablat", "--json").stdout)
+    d = json.loads(
+        run(
+            "pool", str(path), "--yi", "yi", "--vi", "vi", "--test", "z", "--by", "alloc", "--mods", "ablat", "--json"
+        ).stdout
+    )
     assert set(d["subgroups"]) == {"alternate", "random", "systematic"}
     assert round(d["subgroups"]["random"]["estimate"], 4) == -0.9710
     assert round(d["test_common_tau2"]["value"], 4) == 1.7675 and d["test_common_tau2"]["statistic"] == "QM"
@@ -60,26 +77,47 @@ def test_pool_reads_a_hand_written_csv(hand_csv) -> None:
     text = run("pool", str(hand_csv), "--yi", "g", "--vi", "var_g", "--slab", "study", "--by", "setting")
     assert text.returncode == 0, text.stderr
     assert "Random-Effects Model (k = 5" in text.stdout and "Test for subgroup differences" in text.stdout
-    d = json.loads(run("pool", str(hand_csv), "--yi", "g", "--vi", "var_g", "--mods", "months", "setting",
-                       "--json").stdout)
+    d = json.loads(
+        run("pool", str(hand_csv), "--yi", "g", "--vi", "var_g", "--mods", "months", "setting", "--json").stdout
+    )
     assert d["k"] == 5 and d["test"] == "knha" and d["method"] == "REML"
-    assert [c["name"] for c in d["coefficients"]] == ["intrcpt", "months", "settingintensive_outpatient",
-                                                       "settingoutpatient"]
+    assert [c["name"] for c in d["coefficients"]] == [
+        "intrcpt",
+        "months",
+        "settingintensive_outpatient",
+        "settingoutpatient",
+    ]
 
 
-@pytest.mark.parametrize(("content", "args", "message"), [
-    (HAND_WRITTEN, ("--yi", "d", "--vi", "var_g"), "no column(s) d; the file has study, g, var_g"),
-    (HAND_WRITTEN.replace("0.35", "n/a"), ("--yi", "g", "--vi", "var_g"), "row 3 g='n/a' is not a number"),
-    (HAND_WRITTEN.replace("0.062", "-0.062"), ("--yi", "g", "--vi", "var_g"), "row 3 var_g=-0.062 is not a positive variance"),
-    (HAND_WRITTEN, ("--yi", "g", "--vi", "var_g", "--mods", "setting", "setting"), "setting given more than once"),
-    (HAND_WRITTEN.replace(",outpatient,12\nLee", ",,12\nLee"), ("--yi", "g", "--vi", "var_g", "--by", "setting"),
-     "row 3 setting is empty"),
-    (HAND_WRITTEN.replace("day_hospital,24", "day_hospital,18"), ("--yi", "g", "--vi", "var_g", "--mods", "months",
-                                                                  "setting"), "moderators are collinear"),
-    ("", ("--yi", "g", "--vi", "var_g"), "not a readable CSV file"),
-    (HAND_WRITTEN.replace("outpatient", "day_hospital").replace("intensive_day_hospital", "day_hospital"),
-     ("--yi", "g", "--vi", "var_g", "--by", "setting"), "needs at least two groups"),
-])
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        (HAND_WRITTEN, ("--yi", "d", "--vi", "var_g"), "no column(s) d; the file has study, g, var_g"),
+        (HAND_WRITTEN.replace("0.35", "n/a"), ("--yi", "g", "--vi", "var_g"), "row 3 g='n/a' is not a number"),
+        (
+            HAND_WRITTEN.replace("0.062", "-0.062"),
+            ("--yi", "g", "--vi", "var_g"),
+            "row 3 var_g=-0.062 is not a positive variance",
+        ),
+        (HAND_WRITTEN, ("--yi", "g", "--vi", "var_g", "--mods", "setting", "setting"), "setting given more than once"),
+        (
+            HAND_WRITTEN.replace(",outpatient,12\nLee", ",,12\nLee"),
+            ("--yi", "g", "--vi", "var_g", "--by", "setting"),
+            "row 3 setting is empty",
+        ),
+        (
+            HAND_WRITTEN.replace("day_hospital,24", "day_hospital,18"),
+            ("--yi", "g", "--vi", "var_g", "--mods", "months", "setting"),
+            "moderators are collinear",
+        ),
+        ("", ("--yi", "g", "--vi", "var_g"), "not a readable CSV file"),
+        (
+            HAND_WRITTEN.replace("outpatient", "day_hospital").replace("intensive_day_hospital", "day_hospital"),
+            ("--yi", "g", "--vi", "var_g", "--by", "setting"),
+            "needs at least two groups",
+        ),
+    ],
+)
 def test_pool_bad_files_get_one_line_errors(tmp_path, content, args, message) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(content, encoding="utf-8")
@@ -98,8 +136,14 @@ def test_validate_flagged_lists_conflict_records() -> None:
 def test_summary_shows_studies_samples_and_settings() -> None:
     out = run("summary")
     assert out.returncode == 0, out.stderr
-    for title in ("== overview", "== per study", "== programmes (dosage and implementation)", "== per setting",
-                  "== per outcome construct", "== per timepoint"):
+    for title in (
+        "== overview",
+        "== per study",
+        "== programmes (dosage and implementation)",
+        "== per setting",
+        "== per outcome construct",
+        "== per timepoint",
+    ):
         assert title in out.stdout
 
 

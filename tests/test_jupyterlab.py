@@ -27,9 +27,11 @@ def free_port() -> int:
 
 def api(port: int, path: str, method: str = "GET", body: dict | None = None) -> dict:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", method=method,
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
         data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"})
+        headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         text = response.read().decode()
     return json.loads(text) if text else {}
@@ -42,9 +44,22 @@ def lab(tmp_path_factory):
     log_path = runtime / "server.log"
     log = log_path.open("wb")  # a file, not a pipe: a full pipe would block the server
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={NOTEBOOKS_DIR}", "--ServerApp.open_browser=False", "--allow-root"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime)})
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--ServerApp.token={TOKEN}",
+            f"--ServerApp.root_dir={NOTEBOOKS_DIR}",
+            "--ServerApp.open_browser=False",
+            "--allow-root",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime)},
+    )
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -93,8 +108,9 @@ def test_a_session_runs_the_library_in_the_projects_kernel(lab) -> None:
 
     port, runtime, log_path = lab
     assert "python3" in api(port, "/api/kernelspecs")["kernelspecs"]
-    session = api(port, "/api/sessions", "POST", {"path": REPORT_NOTEBOOKS[0], "type": "notebook",
-                                                  "kernel": {"name": "python3"}})
+    session = api(
+        port, "/api/sessions", "POST", {"path": REPORT_NOTEBOOKS[0], "type": "notebook", "kernel": {"name": "python3"}}
+    )
     kernel_id = session["kernel"]["id"]
     try:
         connection = runtime / f"kernel-{kernel_id}.json"
@@ -109,7 +125,9 @@ def test_a_session_runs_the_library_in_the_projects_kernel(lab) -> None:
             outputs = []
             reply = client.execute_interactive(
                 "import mbtevidence as mbt; print(len(mbt.load_evidence(seeds_dir='/nonexistent').studies))",
-                timeout=120, output_hook=lambda msg: outputs.append(msg["content"].get("text", "")))
+                timeout=120,
+                output_hook=lambda msg: outputs.append(msg["content"].get("text", "")),
+            )
         finally:
             client.stop_channels()
         assert reply["content"]["status"] == "ok"

@@ -27,8 +27,13 @@ def test_render_executes_the_notebooks_and_writes_html(tmp_path: Path) -> None:
     assert [p.name for p in paths] == [n.replace(".ipynb", ".html") for n in REPORT_NOTEBOOKS]
     for html_path in paths:
         executed = nbformat.read(html_path.with_suffix(".ipynb"), as_version=4)
-        errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                  if o.get("output_type") == "error"]
+        errors = [
+            o
+            for c in executed.cells
+            if c.cell_type == "code"
+            for o in c.get("outputs", [])
+            if o.get("output_type") == "error"
+        ]
         assert not errors, errors
         injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert injected and str(DEFAULT_EVIDENCE_DIR) in injected[0].source
@@ -47,8 +52,22 @@ def test_render_command_on_other_evidence(tmp_path: Path, seeds: Path) -> None:
     from conftest import minimal_tables, write_evidence
 
     def render(evidence: Path) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "mbtevidence", "render", "--output", str(tmp_path / evidence.name),
-                               "--evidence", str(evidence), "--seeds", str(seeds)], capture_output=True, text=True)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mbtevidence",
+                "render",
+                "--output",
+                str(tmp_path / evidence.name),
+                "--evidence",
+                str(evidence),
+                "--seeds",
+                str(seeds),
+            ],
+            capture_output=True,
+            text=True,
+        )
 
     one_study = render(write_evidence(tmp_path / "one", minimal_tables()))
     assert one_study.returncode == 0, one_study.stderr
@@ -57,5 +76,8 @@ def test_render_command_on_other_evidence(tmp_path: Path, seeds: Path) -> None:
         row["outcome_construct"] = "depression"
     failing = render(write_evidence(tmp_path / "none", tables))
     assert failing.returncode == 1
-    assert "a report notebook failed in cell" in failing.stderr and "no record has a computable effect size" in failing.stderr
+    assert (
+        "a report notebook failed in cell" in failing.stderr
+        and "no record has a computable effect size" in failing.stderr
+    )
     assert "Traceback" not in failing.stderr

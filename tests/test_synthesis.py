@@ -9,15 +9,26 @@ from mbtevidence import SelectionRule, correlation_sweep, evidence_effect_sizes,
 
 
 def _candidates() -> pd.DataFrame:
-    return pd.DataFrame({
-        "effect_id": ["a", "b", "c", "d", "e", "f", "g"],
-        "sample_id": ["s1", "s1", "s1", "s2", "s2", "s2", "s2"],
-        "secondary_report": [True, False, False, False, False, False, False],
-        "analysis_population": ["itt", "completers", "model_based_itt", "completers", "completers", "completers", "itt"],
-        "instrument": ["GSI", "GSI", "GSI", "GSI", "GSI", "BSI", "BSI"],
-        "n": [99, 50, 40, 10, 20, 15, 12], "n_bound": [False] * 7,
-        "timepoint_months": [18, 18, 18, 18, 12, 18, 36],
-    })
+    return pd.DataFrame(
+        {
+            "effect_id": ["a", "b", "c", "d", "e", "f", "g"],
+            "sample_id": ["s1", "s1", "s1", "s2", "s2", "s2", "s2"],
+            "secondary_report": [True, False, False, False, False, False, False],
+            "analysis_population": [
+                "itt",
+                "completers",
+                "model_based_itt",
+                "completers",
+                "completers",
+                "completers",
+                "itt",
+            ],
+            "instrument": ["GSI", "GSI", "GSI", "GSI", "GSI", "BSI", "BSI"],
+            "n": [99, 50, 40, 10, 20, 15, 12],
+            "n_bound": [False] * 7,
+            "timepoint_months": [18, 18, 18, 18, 12, 18, 36],
+        }
+    )
 
 
 def test_itt_first_rule() -> None:
@@ -27,7 +38,10 @@ def test_itt_first_rule() -> None:
     # the completers rule (sensitivity) picks completer data; the most-used instrument (GSI) first
     assert SelectionRule(population="completers_first").select(es)["effect_id"].tolist() == ["b", "e"]
     assert SelectionRule(population="completers_first", target_months=18).select(es)["effect_id"].tolist() == ["b", "d"]
-    assert SelectionRule(population="completers_first", instruments=("BSI",)).select(es)["effect_id"].tolist() == ["b", "f"]
+    assert SelectionRule(population="completers_first", instruments=("BSI",)).select(es)["effect_id"].tolist() == [
+        "b",
+        "f",
+    ]
 
 
 def test_rule_is_stated_and_validated() -> None:

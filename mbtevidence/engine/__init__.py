@@ -8,7 +8,24 @@ from .results import MetaAnalysisResult, MetaRegressionResult, RobustResult, Sub
 from .sensitivity import cumulative, egger_test, influence, leave_one_out, trim_and_fill
 from .tau2 import ESTIMATORS, Tau2Estimator, get_estimator
 
-__all__ = ["ESTIMATORS", "MetaAnalysisResult", "MetaRegressionResult", "RobustResult", "SubgroupResult",
-           "Tau2Estimator", "TestResult", "cluster_robust", "cumulative", "egger_test", "escalc", "get_estimator",
-           "hedges_correction", "influence", "leave_one_out", "meta_analysis", "meta_regression",
-           "subgroup_analysis", "trim_and_fill"]
+__all__ = [
+    "ESTIMATORS",
+    "MetaAnalysisResult",
+    "MetaRegressionResult",
+    "RobustResult",
+    "SubgroupResult",
+    "Tau2Estimator",
+    "TestResult",
+    "cluster_robust",
+    "cumulative",
+    "egger_test",
+    "escalc",
+    "get_estimator",
+    "hedges_correction",
+    "influence",
+    "leave_one_out",
+    "meta_analysis",
+    "meta_regression",
+    "subgroup_analysis",
+    "trim_and_fill",
+]

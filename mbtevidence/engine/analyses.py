@@ -21,8 +21,14 @@ from .results import SEPARATE_TAU2, MetaAnalysisResult, MetaRegressionResult, Ro
 from .tau2 import Tau2Estimator
 
 
-def meta_analysis(yi: object, vi: object, method: str | Tau2Estimator = "REML", test: str = "knha",
-                  level: float = 95, slab: object = None) -> MetaAnalysisResult:
+def meta_analysis(
+    yi: object,
+    vi: object,
+    method: str | Tau2Estimator = "REML",
+    test: str = "knha",
+    level: float = 95,
+    slab: object = None,
+) -> MetaAnalysisResult:
     """Pool effect sizes with their sampling variances (random effects by default).
 
     Parameters
@@ -47,9 +53,15 @@ def meta_analysis(yi: object, vi: object, method: str | Tau2Estimator = "REML", 
     return MetaAnalysisResult(fit, None if slab is None else [str(s) for s in slab])
 
 
-def meta_regression(yi: object, vi: object, mods: pd.DataFrame | pd.Series, method: str | Tau2Estimator = "REML",
-                    test: str = "knha", level: float = 95,
-                    reference: dict[str, str] | None = None) -> MetaRegressionResult:
+def meta_regression(
+    yi: object,
+    vi: object,
+    mods: pd.DataFrame | pd.Series,
+    method: str | Tau2Estimator = "REML",
+    test: str = "knha",
+    level: float = 95,
+    reference: dict[str, str] | None = None,
+) -> MetaRegressionResult:
     """Meta-regression on continuous and categorical moderators.
 
     R² = max(0, (τ²_RE - τ²_ME) / τ²_RE), τ²_RE from the intercept-only model with the same
@@ -80,8 +92,9 @@ def meta_regression(yi: object, vi: object, mods: pd.DataFrame | pd.Series, meth
     return MetaRegressionResult(fit, r2, mods)
 
 
-def subgroup_analysis(yi: object, vi: object, groups: object, method: str | Tau2Estimator = "REML",
-                      test: str = "knha", level: float = 95) -> SubgroupResult:
+def subgroup_analysis(
+    yi: object, vi: object, groups: object, method: str | Tau2Estimator = "REML", test: str = "knha", level: float = 95
+) -> SubgroupResult:
     """Pool each subgroup separately and test subgroup differences (both conventions).
 
     Q-between = Σ_g w_g (μ̂_g - μ̄)², w_g = 1/SE_z(μ̂_g)², df = G - 1, where SE_z is the Wald SE of
@@ -122,8 +135,14 @@ def subgroup_analysis(yi: object, vi: object, groups: object, method: str | Tau2
     return SubgroupResult(results, separate, common)
 
 
-def cluster_robust(yi: object, vi: object, cluster: object, mods: pd.DataFrame | None = None,
-                   method: str | Tau2Estimator = "REML", level: float = 95) -> RobustResult:
+def cluster_robust(
+    yi: object,
+    vi: object,
+    cluster: object,
+    mods: pd.DataFrame | None = None,
+    method: str | Tau2Estimator = "REML",
+    level: float = 95,
+) -> RobustResult:
     """Keep every estimate and account for dependency with a cluster-robust (sandwich) variance.
 
     Var_R(β̂) = n/(n-p) · B (Σ_c X_c'W_c e_c e_c'W_c X_c) B, B = (X'WX)⁻¹, n clusters, t(n-p)
@@ -163,5 +182,7 @@ def cluster_robust(yi: object, vi: object, cluster: object, mods: pd.DataFrame |
     per_cluster = np.zeros((n, p))
     np.add.at(per_cluster, codes, scores)
     vb = n / (n - p) * bread @ (per_cluster.T @ per_cluster) @ bread
-    notes = [f"{n} clusters: cluster-robust inference is unreliable with fewer than about 10 clusters"] if n < 10 else []
+    notes = (
+        [f"{n} clusters: cluster-robust inference is unreliable with fewer than about 10 clusters"] if n < 10 else []
+    )
     return RobustResult(fit, n, vb, notes)

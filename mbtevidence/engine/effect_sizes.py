@@ -36,7 +36,6 @@ import pandas as pd
 from scipy.special import gammaln
 
 
-
 def hedges_correction(m: np.ndarray) -> np.ndarray:
     """Exact small-sample correction c(m) = Γ(m/2) / (√(m/2) Γ((m-1)/2)) (Hedges 1981)."""
     m = np.asarray(m, dtype=float)
@@ -163,8 +162,16 @@ def _zcor(a: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 MEASURES: dict[str, Callable[[dict], tuple[np.ndarray, np.ndarray]]] = {
-    "MD": _md, "SMD": _smd, "SMCR": _smcr, "SMCC": _smcc, "RR": _rr, "OR": _or, "RD": _rd,
-    "PR": _pr, "PLO": _plo, "ZCOR": _zcor,
+    "MD": _md,
+    "SMD": _smd,
+    "SMCR": _smcr,
+    "SMCC": _smcc,
+    "RR": _rr,
+    "OR": _or,
+    "RD": _rd,
+    "PR": _pr,
+    "PLO": _plo,
+    "ZCOR": _zcor,
 }
 
 

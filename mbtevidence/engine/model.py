@@ -40,8 +40,9 @@ def _sort_key(level: str) -> tuple[str, str]:
     return (level.casefold(), level)
 
 
-def design_matrix(mods: pd.DataFrame, reference: dict[str, str] | None = None
-                  ) -> tuple[np.ndarray, list[str], dict[str, str]]:
+def design_matrix(
+    mods: pd.DataFrame, reference: dict[str, str] | None = None
+) -> tuple[np.ndarray, list[str], dict[str, str]]:
     """Intercept plus moderators: numbers as they are, text as treatment dummies.
 
     The reference level of a text moderator is ``reference[name]`` when given, else the first
@@ -184,8 +185,12 @@ class ModelFit:
         """Q-profile limits for τ², τ, I² and H²."""
         lo, hi = self.tau2_ci
         vt = self.v_typical
-        return {"tau2": (lo, hi), "tau": (math.sqrt(lo), math.sqrt(hi)) if lo == lo else (lo, hi),
-                "i2": (100 * lo / (vt + lo), 100 * hi / (vt + hi)), "h2": ((lo + vt) / vt, (hi + vt) / vt)}
+        return {
+            "tau2": (lo, hi),
+            "tau": (math.sqrt(lo), math.sqrt(hi)) if lo == lo else (lo, hi),
+            "i2": (100 * lo / (vt + lo), 100 * hi / (vt + hi)),
+            "h2": ((lo + vt) / vt, (hi + vt) / vt),
+        }
 
     @property
     def prediction_defined(self) -> bool:
@@ -198,26 +203,43 @@ class ModelFit:
         pred = x @ self.beta
         se = np.sqrt(np.einsum("ij,jk,ik->i", x, self.vb, x))
         half_pi = self.crit * np.sqrt(se**2 + self.tau2) if self.prediction_defined else np.full_like(pred, np.nan)
-        return {"pred": pred, "se": se, "ci_low": pred - self.crit * se, "ci_high": pred + self.crit * se,
-                "pi_low": pred - half_pi, "pi_high": pred + half_pi}
+        return {
+            "pred": pred,
+            "se": se,
+            "ci_low": pred - self.crit * se,
+            "ci_high": pred + self.crit * se,
+            "pi_low": pred - half_pi,
+            "pi_high": pred + half_pi,
+        }
 
 
 def _few_study_notes(k: int, n_coef: int, test: str, s2: float, is_random: bool) -> list[str]:
     notes = []
     if 1 < k < FEW_STUDIES:
-        notes.append(f"k = {k} < {FEW_STUDIES}: between-study variance and intervals are poorly estimated "
-                     f"with so few studies; compare methods (few_study_comparison) before reading a finding")
+        notes.append(
+            f"k = {k} < {FEW_STUDIES}: between-study variance and intervals are poorly estimated "
+            f"with so few studies; compare methods (few_study_comparison) before reading a finding"
+        )
     if test == "knha" and k > n_coef and s2 < 1:
-        notes.append(f"Knapp-Hartung scaling s² = {s2:.3g} < 1 narrows the interval below the z interval; "
-                     f"test='adhoc' truncates s² at 1")
+        notes.append(
+            f"Knapp-Hartung scaling s² = {s2:.3g} < 1 narrows the interval below the z interval; "
+            f"test='adhoc' truncates s² at 1"
+        )
     if is_random and k < MIN_K_PREDICTION:
         notes.append(f"no prediction interval for k = {k} < {MIN_K_PREDICTION}: it would be uninformative")
     return notes
 
 
-def fit_model(yi: object, vi: object, X: np.ndarray | None = None, names: list[str] | None = None,
-              method: str | Tau2Estimator = "REML", test: str = "knha", level: float = 95,
-              reference_levels: dict[str, str] | None = None) -> ModelFit:
+def fit_model(
+    yi: object,
+    vi: object,
+    X: np.ndarray | None = None,
+    names: list[str] | None = None,
+    method: str | Tau2Estimator = "REML",
+    test: str = "knha",
+    level: float = 95,
+    reference_levels: dict[str, str] | None = None,
+) -> ModelFit:
     """Fit the (mixed-effects) meta-analytic model; see the module docstring for conventions."""
     y, v = check_inputs(yi, vi)
     level = check_level(level)
@@ -233,8 +255,11 @@ def fit_model(yi: object, vi: object, X: np.ndarray | None = None, names: list[s
     notes: list[str] = []
     estimator = get_estimator(method)
     if k == p:
-        notes.append("k = 1: the single study's estimate is returned; no heterogeneity statistics" if k == 1
-                     else f"k = p = {k}: saturated model; no heterogeneity statistics")
+        notes.append(
+            "k = 1: the single study's estimate is returned; no heterogeneity statistics"
+            if k == 1
+            else f"k = p = {k}: saturated model; no heterogeneity statistics"
+        )
         tfit = Tau2Fit(0.0, math.nan, estimator.name)
         if test != "z":
             notes.append("Knapp-Hartung needs k > p: Wald z test used")
@@ -251,6 +276,23 @@ def fit_model(yi: object, vi: object, X: np.ndarray | None = None, names: list[s
     v_typical = (k - p) / fe.trace_p() if k > p else math.nan
     is_random = k > p and tfit.method != "EE"
     notes += _few_study_notes(k, p, test, s2, is_random)
-    return ModelFit(y, v, X, names, tfit.method, test, level, tfit.tau2, tfit.se, wf.beta, wf.bread * s2,
-                    float(k - p) if test != "z" else math.inf, 100 * wf.w / wf.w.sum(), fe.rss, v_typical, s2,
-                    notes, dict(reference_levels or {}))
+    return ModelFit(
+        y,
+        v,
+        X,
+        names,
+        tfit.method,
+        test,
+        level,
+        tfit.tau2,
+        tfit.se,
+        wf.beta,
+        wf.bread * s2,
+        float(k - p) if test != "z" else math.inf,
+        100 * wf.w / wf.w.sum(),
+        fe.rss,
+        v_typical,
+        s2,
+        notes,
+        dict(reference_levels or {}),
+    )

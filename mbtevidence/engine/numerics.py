@@ -40,8 +40,7 @@ def check_inputs(yi: object, vi: object) -> tuple[np.ndarray, np.ndarray]:
     if not ok.all():
         bad = [f"row {i}: yi={float(y[i])!r}, vi={float(v[i])!r}" for i in np.flatnonzero(~ok)[:20]]
         more = f" (and {int((~ok).sum()) - 20} more)" if (~ok).sum() > 20 else ""
-        raise ValueError("effect sizes must be finite and variances finite and > 0; offending "
-                         + "; ".join(bad) + more)
+        raise ValueError("effect sizes must be finite and variances finite and > 0; offending " + "; ".join(bad) + more)
     return y, v
 
 
@@ -52,8 +51,9 @@ def check_level(level: float) -> float:
     except (TypeError, ValueError):
         raise ValueError(f"level={level!r}: give a confidence level in percent between 50 and 99.99") from None
     if not 50 <= value <= 99.99:
-        raise ValueError(f"level={level!r}: give a confidence level in percent between 50 and 99.99 "
-                         f"(e.g. 95, not 0.95)")
+        raise ValueError(
+            f"level={level!r}: give a confidence level in percent between 50 and 99.99 (e.g. 95, not 0.95)"
+        )
     return value
 
 
@@ -119,8 +119,7 @@ class WeightedFit:
         a = self.X.T @ ((w2 * d1)[:, None] * self.X) if np.ndim(d1) else d1 * (self.X.T @ (w2[:, None] * self.X))
         b = self.X.T @ ((w2 * d2)[:, None] * self.X) if np.ndim(d2) else d2 * (self.X.T @ (w2[:, None] * self.X))
         g = self.leverage
-        return float(np.sum(w2 * d1 * d2) - 2 * np.sum(g * w2 * d1 * d2)
-                     + np.trace(self.bread @ a @ self.bread @ b))
+        return float(np.sum(w2 * d1 * d2) - 2 * np.sum(g * w2 * d1 * d2) + np.trace(self.bread @ a @ self.bread @ b))
 
 
 def generalised_q(tau2: float, y: np.ndarray, v: np.ndarray, X: np.ndarray) -> float:

@@ -101,15 +101,34 @@ class MetaAnalysisResult(Result):
         ci = fit.heterogeneity_ci() if random else {}
         nan2 = (math.nan, math.nan)
         out = {
-            "k": fit.k, "estimate": self.estimate, "se": self.se, "stat": test.value, "stat_name": test.statistic,
-            "df": fit.df, "p": test.p, "ci_low": pred["ci_low"][0], "ci_high": pred["ci_high"][0],
-            "pi_low": pred["pi_low"][0], "pi_high": pred["pi_high"][0],
-            "tau2": fit.tau2 if het else math.nan, "tau2_se": fit.tau2_se,
-            "tau2_ci_low": ci.get("tau2", nan2)[0], "tau2_ci_high": ci.get("tau2", nan2)[1],
+            "k": fit.k,
+            "estimate": self.estimate,
+            "se": self.se,
+            "stat": test.value,
+            "stat_name": test.statistic,
+            "df": fit.df,
+            "p": test.p,
+            "ci_low": pred["ci_low"][0],
+            "ci_high": pred["ci_high"][0],
+            "pi_low": pred["pi_low"][0],
+            "pi_high": pred["pi_high"][0],
+            "tau2": fit.tau2 if het else math.nan,
+            "tau2_se": fit.tau2_se,
+            "tau2_ci_low": ci.get("tau2", nan2)[0],
+            "tau2_ci_high": ci.get("tau2", nan2)[1],
             "tau": math.sqrt(fit.tau2) if het else math.nan,
-            "i2": fit.i2, "i2_ci_low": ci.get("i2", nan2)[0], "i2_ci_high": ci.get("i2", nan2)[1], "h2": fit.h2,
-            "qe": fit.qe if het else math.nan, "qe_df": fit.k - fit.n_coef if het else math.nan, "qe_p": fit.qe_p,
-            "s2": fit.s2, "method": fit.method, "test": fit.test, "level": fit.level, "notes": list(self.notes),
+            "i2": fit.i2,
+            "i2_ci_low": ci.get("i2", nan2)[0],
+            "i2_ci_high": ci.get("i2", nan2)[1],
+            "h2": fit.h2,
+            "qe": fit.qe if het else math.nan,
+            "qe_df": fit.k - fit.n_coef if het else math.nan,
+            "qe_p": fit.qe_p,
+            "s2": fit.s2,
+            "method": fit.method,
+            "test": fit.test,
+            "level": fit.level,
+            "notes": list(self.notes),
         }
         return {key: clean(value) for key, value in out.items()}
 
@@ -123,9 +142,13 @@ class MetaAnalysisResult(Result):
         kind = "Equal-Effects" if fit.method == "EE" else "Random-Effects"
         lines = [f"{kind} Model (k = {fit.k}; tau^2 estimator: {fit.method})", ""] + heterogeneity_lines(fit)
         stat = d["stat_name"] + ("" if fit.test == "z" else f"(df = {fit.df:g})")
-        lines += ["", "Model Results:", "",
-                  f"estimate = {fmt(d['estimate'])}, se = {fmt(d['se'])}, {stat} = {fmt(d['stat'])}, "
-                  f"p = {fmt_p(d['p'])}, {fit.level:g}% CI [{fmt(d['ci_low'])}, {fmt(d['ci_high'])}]"]
+        lines += [
+            "",
+            "Model Results:",
+            "",
+            f"estimate = {fmt(d['estimate'])}, se = {fmt(d['se'])}, {stat} = {fmt(d['stat'])}, "
+            f"p = {fmt_p(d['p'])}, {fit.level:g}% CI [{fmt(d['ci_low'])}, {fmt(d['ci_high'])}]",
+        ]
         if d["pi_low"] is not None:
             lines.append(f"prediction interval [{fmt(d['pi_low'])}, {fmt(d['pi_high'])}]")
         return "\n".join(lines + ["", conventions(fit)] + notes_lines(self.notes))
@@ -144,9 +167,17 @@ class MetaRegressionResult(Result):
         fit = self.fit
         se = fit.se
         stat = fit.beta / se
-        return pd.DataFrame({"estimate": fit.beta, "se": se, "stat": stat, "p": fit.pvalues(stat),
-                             "ci_low": fit.beta - fit.crit * se, "ci_high": fit.beta + fit.crit * se},
-                            index=pd.Index(fit.names, name="term"))
+        return pd.DataFrame(
+            {
+                "estimate": fit.beta,
+                "se": se,
+                "stat": stat,
+                "p": fit.pvalues(stat),
+                "ci_low": fit.beta - fit.crit * se,
+                "ci_high": fit.beta + fit.crit * se,
+            },
+            index=pd.Index(fit.names, name="term"),
+        )
 
     def omnibus(self, terms: list[str] | None = None) -> TestResult:
         """Test that the given coefficients (default: all but the intercept) are 0: QM ~ χ²(m),
@@ -173,15 +204,34 @@ class MetaRegressionResult(Result):
 
     def to_dict(self) -> dict[str, object]:
         fit = self.fit
-        coefficients = [{"name": term, **{k: clean(v) for k, v in row.items()}}
-                        for term, row in self.coefficients.iterrows()]
-        return {"k": fit.k, "n_coef": fit.n_coef, "method": fit.method, "test": fit.test, "level": fit.level,
-                "coefficients": coefficients, "qm": self.omnibus().to_dict(),
-                "reference_levels": dict(fit.reference_levels),
-                **{k: clean(v) for k, v in {"tau2": fit.tau2, "tau2_se": fit.tau2_se, "i2": fit.i2, "h2": fit.h2,
-                                            "qe": fit.qe, "qe_df": fit.k - fit.n_coef, "qe_p": fit.qe_p,
-                                            "r2": self.r2, "s2": fit.s2}.items()},
-                "notes": list(self.notes)}
+        coefficients = [
+            {"name": term, **{k: clean(v) for k, v in row.items()}} for term, row in self.coefficients.iterrows()
+        ]
+        return {
+            "k": fit.k,
+            "n_coef": fit.n_coef,
+            "method": fit.method,
+            "test": fit.test,
+            "level": fit.level,
+            "coefficients": coefficients,
+            "qm": self.omnibus().to_dict(),
+            "reference_levels": dict(fit.reference_levels),
+            **{
+                k: clean(v)
+                for k, v in {
+                    "tau2": fit.tau2,
+                    "tau2_se": fit.tau2_se,
+                    "i2": fit.i2,
+                    "h2": fit.h2,
+                    "qe": fit.qe,
+                    "qe_df": fit.k - fit.n_coef,
+                    "qe_p": fit.qe_p,
+                    "r2": self.r2,
+                    "s2": fit.s2,
+                }.items()
+            },
+            "notes": list(self.notes),
+        }
 
     def to_frame(self) -> pd.DataFrame:
         return self.coefficients
@@ -198,8 +248,10 @@ class MetaRegressionResult(Result):
         return "\n".join(lines + notes_lines(self.notes))
 
 
-SEPARATE_TAU2 = ("separate tau² per subgroup; Q-between on subgroup estimates with Wald SEs, chi²(G-1) "
-                 "(RevMan, R meta, metapsyTools)")
+SEPARATE_TAU2 = (
+    "separate tau² per subgroup; Q-between on subgroup estimates with Wald SEs, chi²(G-1) "
+    "(RevMan, R meta, metapsyTools)"
+)
 COMMON_TAU2 = "mixed-effects model with one common tau² (metafor mods = ~ factor(group))"
 
 
@@ -214,8 +266,9 @@ class SubgroupResult(Result):
     @property
     def between_common(self) -> TestResult:
         om = self.common.omnibus()
-        return TestResult(om.statistic, om.value, om.df1, om.df2, om.p,
-                          f"{COMMON_TAU2}, tau² = {fmt(self.common.fit.tau2)}")
+        return TestResult(
+            om.statistic, om.value, om.df1, om.df2, om.p, f"{COMMON_TAU2}, tau² = {fmt(self.common.fit.tau2)}"
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """One row per subgroup (separate τ² fits)."""
@@ -223,18 +276,27 @@ class SubgroupResult(Result):
         return pd.concat(frames).set_index("group")
 
     def to_dict(self) -> dict[str, object]:
-        return {"subgroups": {g: r.to_dict() for g, r in self.groups.items()},
-                "test_separate_tau2": self.between_separate.to_dict(),
-                "test_common_tau2": self.between_common.to_dict()}
+        return {
+            "subgroups": {g: r.to_dict() for g, r in self.groups.items()},
+            "test_separate_tau2": self.between_separate.to_dict(),
+            "test_common_tau2": self.between_common.to_dict(),
+        }
 
     def summary(self) -> str:
         frame = self.to_frame()[["k", "estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2"]]
         first = next(iter(self.groups.values())).fit
-        return "\n".join([
-            "Subgroups (separate tau² per subgroup):", frame_text(frame), "",
-            f"Test for subgroup differences, separate tau² (RevMan / meta): {self.between_separate}",
-            f"Test for subgroup differences, common tau² = {fmt(self.common.fit.tau2)} (metafor mixed-effects): "
-            f"{self.between_common}", "", conventions(first)])
+        return "\n".join(
+            [
+                "Subgroups (separate tau² per subgroup):",
+                frame_text(frame),
+                "",
+                f"Test for subgroup differences, separate tau² (RevMan / meta): {self.between_separate}",
+                f"Test for subgroup differences, common tau² = {fmt(self.common.fit.tau2)} (metafor mixed-effects): "
+                f"{self.between_common}",
+                "",
+                conventions(first),
+            ]
+        )
 
 
 @dataclass
@@ -254,18 +316,37 @@ class RobustResult(Result):
         se = np.sqrt(np.diag(self.vb))
         stat = self.fit.beta / se
         crit = critical_value(self.fit.level, self.df)
-        return pd.DataFrame({"estimate": self.fit.beta, "se": se, "stat": stat, "df": self.df,
-                             "p": two_sided_p(stat, self.df),
-                             "ci_low": self.fit.beta - crit * se, "ci_high": self.fit.beta + crit * se},
-                            index=pd.Index(self.fit.names, name="term"))
+        return pd.DataFrame(
+            {
+                "estimate": self.fit.beta,
+                "se": se,
+                "stat": stat,
+                "df": self.df,
+                "p": two_sided_p(stat, self.df),
+                "ci_low": self.fit.beta - crit * se,
+                "ci_high": self.fit.beta + crit * se,
+            },
+            index=pd.Index(self.fit.names, name="term"),
+        )
 
     def to_dict(self) -> dict[str, object]:
         rows = [{"name": t, **{k: clean(v) for k, v in r.items()}} for t, r in self.to_frame().iterrows()]
-        return {"k": self.fit.k, "clusters": self.clusters, "method": self.fit.method, "tau2": clean(self.fit.tau2),
-                "df": clean(self.df), "coefficients": rows, "notes": list(self.notes)}
+        return {
+            "k": self.fit.k,
+            "clusters": self.clusters,
+            "method": self.fit.method,
+            "tau2": clean(self.fit.tau2),
+            "df": clean(self.df),
+            "coefficients": rows,
+            "notes": list(self.notes),
+        }
 
     def summary(self) -> str:
-        return "\n".join([
-            f"Cluster-robust inference (k = {self.fit.k} estimates in {self.clusters} clusters; "
-            f"tau² {self.fit.method} = {fmt(self.fit.tau2)}; CR1 sandwich, t(df = {self.df:g}))",
-            frame_text(self.to_frame())] + notes_lines(self.notes))
+        return "\n".join(
+            [
+                f"Cluster-robust inference (k = {self.fit.k} estimates in {self.clusters} clusters; "
+                f"tau² {self.fit.method} = {fmt(self.fit.tau2)}; CR1 sandwich, t(df = {self.df:g}))",
+                frame_text(self.to_frame()),
+            ]
+            + notes_lines(self.notes)
+        )

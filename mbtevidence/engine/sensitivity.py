@@ -45,10 +45,20 @@ def _row(fit: ModelFit) -> dict[str, float]:
     se = float(fit.se[0])
     stat = float(fit.beta[0]) / se
     half = fit.crit * se
-    return {"k": fit.k, "estimate": float(fit.beta[0]), "se": se, "stat": stat,
-            "p": float(fit.pvalues(np.array([stat]))[0]), "ci_low": float(fit.beta[0]) - half,
-            "ci_high": float(fit.beta[0]) + half, "qe": fit.qe if fit.has_heterogeneity else math.nan,
-            "qe_p": fit.qe_p, "tau2": fit.tau2 if fit.has_heterogeneity else math.nan, "i2": fit.i2, "h2": fit.h2}
+    return {
+        "k": fit.k,
+        "estimate": float(fit.beta[0]),
+        "se": se,
+        "stat": stat,
+        "p": float(fit.pvalues(np.array([stat]))[0]),
+        "ci_low": float(fit.beta[0]) - half,
+        "ci_high": float(fit.beta[0]) + half,
+        "qe": fit.qe if fit.has_heterogeneity else math.nan,
+        "qe_p": fit.qe_p,
+        "tau2": fit.tau2 if fit.has_heterogeneity else math.nan,
+        "i2": fit.i2,
+        "h2": fit.h2,
+    }
 
 
 @dataclass
@@ -63,10 +73,17 @@ class TableResult(Result):
         return self.table
 
     def to_dict(self) -> dict[str, object]:
-        rows = [{self.table.index.name or "row": str(i), **{k: clean(v) for k, v in r.items()}}
-                for i, r in self.table.iterrows()]
-        return {"title": self.title, "method": self.fit.method, "test": self.fit.test, "level": self.fit.level,
-                "rows": rows}
+        rows = [
+            {self.table.index.name or "row": str(i), **{k: clean(v) for k, v in r.items()}}
+            for i, r in self.table.iterrows()
+        ]
+        return {
+            "title": self.title,
+            "method": self.fit.method,
+            "test": self.fit.test,
+            "level": self.fit.level,
+            "rows": rows,
+        }
 
     def summary(self) -> str:
         return "\n".join([f"{self.title} (tau² {self.fit.method}, test {self.fit.test})", frame_text(self.table)])
@@ -103,15 +120,23 @@ def influence(result: MetaAnalysisResult | MetaRegressionResult, slab: object = 
         x_i = full.X[i]
         delpred = float(x_i @ sub.beta)
         dfb = full.beta - sub.beta
-        rows.append({
-            "rstudent": (full.y[i] - delpred) / math.sqrt(sub.s2 * (full.v[i] + sub.tau2) + float(x_i @ sub.vb @ x_i)),
-            "dffits": (float(x_i @ full.beta) - delpred) / math.sqrt(sub.s2 * hat[i] * (sub.tau2 + full.v[i])),
-            "cook_d": float(dfb @ vb_inv @ dfb),
-            "cov_r": float(np.linalg.det(sub.vb) / np.linalg.det(full.vb)),
-            "tau2_del": sub.tau2, "qe_del": sub.qe, "hat": hat[i], "weight": full.weights[i],
-        })
+        rows.append(
+            {
+                "rstudent": (full.y[i] - delpred)
+                / math.sqrt(sub.s2 * (full.v[i] + sub.tau2) + float(x_i @ sub.vb @ x_i)),
+                "dffits": (float(x_i @ full.beta) - delpred) / math.sqrt(sub.s2 * hat[i] * (sub.tau2 + full.v[i])),
+                "cook_d": float(dfb @ vb_inv @ dfb),
+                "cov_r": float(np.linalg.det(sub.vb) / np.linalg.det(full.vb)),
+                "tau2_del": sub.tau2,
+                "qe_del": sub.qe,
+                "hat": hat[i],
+                "weight": full.weights[i],
+            }
+        )
     names = getattr(result, "slab", None) if slab is None else slab
-    return TableResult("Influence diagnostics", pd.DataFrame(rows, index=pd.Index(labels(names, k), name="study")), full)
+    return TableResult(
+        "Influence diagnostics", pd.DataFrame(rows, index=pd.Index(labels(names, k), name="study")), full
+    )
 
 
 def cumulative(result: MetaAnalysisResult, order: object = None) -> TableResult:
@@ -119,10 +144,13 @@ def cumulative(result: MetaAnalysisResult, order: object = None) -> TableResult:
     fit = result.fit
     names = np.array(labels(result.slab, fit.k), dtype=object)
     idx = np.arange(fit.k) if order is None else np.argsort(np.asarray(order), kind="stable")
-    rows = [_row(fit_model(fit.y[idx[: j + 1]], fit.v[idx[: j + 1]], method=fit.method, test=fit.test,
-                           level=fit.level)) for j in range(fit.k)]
-    return TableResult("Cumulative meta-analysis", pd.DataFrame(rows, index=pd.Index(list(names[idx]), name="added")),
-                       fit)
+    rows = [
+        _row(fit_model(fit.y[idx[: j + 1]], fit.v[idx[: j + 1]], method=fit.method, test=fit.test, level=fit.level))
+        for j in range(fit.k)
+    ]
+    return TableResult(
+        "Cumulative meta-analysis", pd.DataFrame(rows, index=pd.Index(list(names[idx]), name="added")), fit
+    )
 
 
 @dataclass
@@ -138,26 +166,55 @@ class EggerResult(Result):
     @property
     def notes(self) -> list[str]:
         if self.k < FEW_FOR_SMALL_STUDY_TESTS:
-            return [f"k = {self.k} < {FEW_FOR_SMALL_STUDY_TESTS}: small-study tests have too little power to be "
-                    f"interpreted (Cochrane Handbook 13.3.5.4)"]
+            return [
+                f"k = {self.k} < {FEW_FOR_SMALL_STUDY_TESTS}: small-study tests have too little power to be "
+                f"interpreted (Cochrane Handbook 13.3.5.4)"
+            ]
         return []
 
     def to_dict(self) -> dict[str, object]:
-        return {"model": self.model, "k": self.k, "test": self.test.to_dict(), "limit_estimate": clean(self.limit_estimate),
-                "limit_ci_low": clean(self.limit_ci[0]), "limit_ci_high": clean(self.limit_ci[1]), "notes": self.notes}
+        return {
+            "model": self.model,
+            "k": self.k,
+            "test": self.test.to_dict(),
+            "limit_estimate": clean(self.limit_estimate),
+            "limit_ci_low": clean(self.limit_ci[0]),
+            "limit_ci_high": clean(self.limit_ci[1]),
+            "notes": self.notes,
+        }
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([{"model": self.model, "k": self.k, "statistic": self.test.statistic,
-                              "value": self.test.value, "df": self.test.df1, "p": self.test.p,
-                              "limit_estimate": self.limit_estimate, "limit_ci_low": self.limit_ci[0],
-                              "limit_ci_high": self.limit_ci[1]}])
+        return pd.DataFrame(
+            [
+                {
+                    "model": self.model,
+                    "k": self.k,
+                    "statistic": self.test.statistic,
+                    "value": self.test.value,
+                    "df": self.test.df1,
+                    "p": self.test.p,
+                    "limit_estimate": self.limit_estimate,
+                    "limit_ci_low": self.limit_ci[0],
+                    "limit_ci_high": self.limit_ci[1],
+                }
+            ]
+        )
 
     def summary(self) -> str:
-        kind = ("mixed-effects meta-regression on the standard error (metafor regtest default)"
-                if self.model == "rma" else "classical Egger weighted regression (lm)")
-        return "\n".join([f"Regression test for funnel plot asymmetry: {kind}", f"test for asymmetry: {self.test}",
-                          f"limit estimate (as sei -> 0): {fmt(self.limit_estimate)} "
-                          f"(CI: {fmt(self.limit_ci[0])}, {fmt(self.limit_ci[1])})"] + notes_lines(self.notes))
+        kind = (
+            "mixed-effects meta-regression on the standard error (metafor regtest default)"
+            if self.model == "rma"
+            else "classical Egger weighted regression (lm)"
+        )
+        return "\n".join(
+            [
+                f"Regression test for funnel plot asymmetry: {kind}",
+                f"test for asymmetry: {self.test}",
+                f"limit estimate (as sei -> 0): {fmt(self.limit_estimate)} "
+                f"(CI: {fmt(self.limit_ci[0])}, {fmt(self.limit_ci[1])})",
+            ]
+            + notes_lines(self.notes)
+        )
 
 
 def egger_test(result: MetaAnalysisResult, model: str = "rma") -> EggerResult:
@@ -170,10 +227,20 @@ def egger_test(result: MetaAnalysisResult, model: str = "rma") -> EggerResult:
     if model == "rma":
         reg = meta_regression(y, v, sei, fit.method, fit.test, fit.level)
         coef = reg.coefficients
-        test = TestResult("z" if fit.test == "z" else "t", float(coef.loc["sei", "stat"]), reg.fit.df, math.inf,
-                          float(coef.loc["sei", "p"]))
-        return EggerResult("rma", test, float(coef.loc["intrcpt", "estimate"]),
-                           (float(coef.loc["intrcpt", "ci_low"]), float(coef.loc["intrcpt", "ci_high"])), fit.k)
+        test = TestResult(
+            "z" if fit.test == "z" else "t",
+            float(coef.loc["sei", "stat"]),
+            reg.fit.df,
+            math.inf,
+            float(coef.loc["sei", "p"]),
+        )
+        return EggerResult(
+            "rma",
+            test,
+            float(coef.loc["intrcpt", "estimate"]),
+            (float(coef.loc["intrcpt", "ci_low"]), float(coef.loc["intrcpt", "ci_high"])),
+            fit.k,
+        )
     if model != "lm":
         raise ValueError("model must be 'rma' or 'lm'")
     wf = WeightedFit(y, np.column_stack([np.ones(len(y)), sei["sei"]]), 1 / v)
@@ -182,8 +249,9 @@ def egger_test(result: MetaAnalysisResult, model: str = "rma") -> EggerResult:
     stat = wf.beta / se
     crit = critical_value(fit.level, df)
     test = TestResult("t", float(stat[1]), float(df), math.inf, float(2 * stats.t.sf(abs(stat[1]), df)))
-    return EggerResult("lm", test, float(wf.beta[0]), (float(wf.beta[0] - crit * se[0]), float(wf.beta[0] + crit * se[0])),
-                       fit.k)
+    return EggerResult(
+        "lm", test, float(wf.beta[0]), (float(wf.beta[0] - crit * se[0]), float(wf.beta[0] + crit * se[0])), fit.k
+    )
 
 
 @dataclass
@@ -202,12 +270,15 @@ class TrimFillResult(Result):
         return self.filled
 
     def summary(self) -> str:
-        return (f"Estimated number of missing studies on the {self.side} side: {self.k0} (L0 estimator)\n\n"
-                + self.result.summary())
+        return (
+            f"Estimated number of missing studies on the {self.side} side: {self.k0} (L0 estimator)\n\n"
+            + self.result.summary()
+        )
 
 
-def trim_and_fill(result: MetaAnalysisResult, side: str | None = None, filled_test: str = "z",
-                  max_iter: int = 100) -> TrimFillResult:
+def trim_and_fill(
+    result: MetaAnalysisResult, side: str | None = None, filled_test: str = "z", max_iter: int = 100
+) -> TrimFillResult:
     """Duval & Tweedie's trim and fill with the L0 estimator, as metafor ``trimfill()``.
 
     k0 = max(0, round((4 S_r - k(k+1)) / (2k - 1))), S_r the sum of the signed ranks of the
@@ -241,8 +312,13 @@ def trim_and_fill(result: MetaAnalysisResult, side: str | None = None, filled_te
         k0 = max(0, round((4 * float(np.sum(ranks[centred > 0])) - k * (k + 1)) / (2 * k - 1)))
     else:
         raise ValueError("trim and fill did not converge")
-    fill_y = sign * (2 * beta - y[k - k0:]) if k0 else np.array([])
-    filled = pd.DataFrame({"yi": np.concatenate([y0, fill_y]), "vi": np.concatenate([v0, v[k - k0:]]),
-                           "filled": [False] * k + [True] * k0})
+    fill_y = sign * (2 * beta - y[k - k0 :]) if k0 else np.array([])
+    filled = pd.DataFrame(
+        {
+            "yi": np.concatenate([y0, fill_y]),
+            "vi": np.concatenate([v0, v[k - k0 :]]),
+            "filled": [False] * k + [True] * k0,
+        }
+    )
     test = "z" if filled_test == "z" else fit.test
     return TrimFillResult(k0, side, filled, meta_analysis(filled["yi"], filled["vi"], method, test, fit.level))

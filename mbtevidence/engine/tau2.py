@@ -126,8 +126,10 @@ class _Likelihood(Tau2Estimator):
                 break
         else:
             fallback = DerSimonianLaird()._fit(y, v, X)
-            note = (f"{self.name} (Fisher scoring) did not converge in {self.max_iter} iterations; "
-                    f"tau² estimated by DL instead")
+            note = (
+                f"{self.name} (Fisher scoring) did not converge in {self.max_iter} iterations; "
+                f"tau² estimated by DL instead"
+            )
             return Tau2Fit(fallback.tau2, fallback.se, "DL", note)
         wf = WeightedFit.at(y, v, X, tau2)
         se = math.sqrt(2 / wf.trace_pdpd()) if self.restricted else math.sqrt(2 / np.sum(wf.w**2))
@@ -172,14 +174,25 @@ class SidikJonkman(Tau2Estimator):
         tau0 = float(np.var(y))
         wf = WeightedFit.at(y, v, X, tau0)
         tau2 = tau0 * wf.rss / (k - p)
-        se = math.sqrt(tau0**2 / (k - p) ** 2 * (2 * wf.trace_pdpd(v, v) + 4 * tau2 * wf.trace_pdpd(v, 1.0)
-                                                   + 2 * tau2**2 * wf.trace_pdpd()))
+        se = math.sqrt(
+            tau0**2
+            / (k - p) ** 2
+            * (2 * wf.trace_pdpd(v, v) + 4 * tau2 * wf.trace_pdpd(v, 1.0) + 2 * tau2**2 * wf.trace_pdpd())
+        )
         return Tau2Fit(tau2, se, self.name)
 
 
 ESTIMATORS: dict[str, type[Tau2Estimator]] = {
-    cls.name: cls for cls in (CommonEffect, DerSimonianLaird, Hedges, MaximumLikelihood,
-                              RestrictedMaximumLikelihood, PauleMandel, SidikJonkman)
+    cls.name: cls
+    for cls in (
+        CommonEffect,
+        DerSimonianLaird,
+        Hedges,
+        MaximumLikelihood,
+        RestrictedMaximumLikelihood,
+        PauleMandel,
+        SidikJonkman,
+    )
 }
 
 

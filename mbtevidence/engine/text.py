@@ -13,8 +13,11 @@ import pandas as pd
 
 from .model import ModelFit
 
-TEST_NAMES = {"knha": "Knapp-Hartung t(df = k-p)", "adhoc": "Knapp-Hartung t(df = k-p), s² truncated at 1 (ad hoc)",
-              "z": "Wald z"}
+TEST_NAMES = {
+    "knha": "Knapp-Hartung t(df = k-p)",
+    "adhoc": "Knapp-Hartung t(df = k-p), s² truncated at 1 (ad hoc)",
+    "z": "Wald z",
+}
 
 
 def clean(value: object) -> object:
@@ -59,17 +62,21 @@ def heterogeneity_lines(fit: ModelFit, residual: bool = False) -> list[str]:
         ]
     else:
         lines.append(f"I^2 ({word}heterogeneity / {word}variability): {fmt(fit.i2, 2)}%")
-    lines += [f"H^2: {fmt(fit.h2)}",
-              f"Test for {word}heterogeneity: Q{'E' if residual else ''}(df = {fit.k - fit.n_coef}) = {fmt(fit.qe)}, "
-              f"p = {fmt_p(fit.qe_p)}"]
+    lines += [
+        f"H^2: {fmt(fit.h2)}",
+        f"Test for {word}heterogeneity: Q{'E' if residual else ''}(df = {fit.k - fit.n_coef}) = {fmt(fit.qe)}, "
+        f"p = {fmt_p(fit.qe_p)}",
+    ]
     return lines
 
 
 def conventions(fit: ModelFit) -> str:
     """One sentence naming every convention behind a table."""
     pi = "normal quantile" if fit.test == "z" else "t(k-p) quantile"
-    return (f"Conventions: tau² estimator {fit.method}; tests and CIs {TEST_NAMES[fit.test]}; tau² CI Q-profile; "
-            f"I² from tau²; prediction interval estimate ± {pi} x sqrt(SE² + tau²), reported for k >= 3.")
+    return (
+        f"Conventions: tau² estimator {fit.method}; tests and CIs {TEST_NAMES[fit.test]}; tau² CI Q-profile; "
+        f"I² from tau²; prediction interval estimate ± {pi} x sqrt(SE² + tau²), reported for k >= 3."
+    )
 
 
 def notes_lines(notes: list[str]) -> list[str]:

@@ -12,8 +12,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 NUMBER_IN_TEXT = re.compile(r"\d*[.,]?\d+")
-NUMBER_WORDS = {"once": 1, "twice": 2, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-                "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+NUMBER_WORDS = {
+    "once": 1,
+    "twice": 2,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
 
 
 def normalise_text(text: str) -> str:
@@ -58,8 +72,9 @@ class SourceTexts:
     def text(self, source: str) -> str | None:
         if source not in self._texts:
             path = self.folder / source
-            self._texts[source] = (normalise_text(path.read_text(encoding="utf-8", errors="replace"))
-                                   if path.is_file() else None)
+            self._texts[source] = (
+                normalise_text(path.read_text(encoding="utf-8", errors="replace")) if path.is_file() else None
+            )
         return self._texts[source]
 
     def missing_segments(self, source: str, quote: str, separator: str) -> Iterator[str]:

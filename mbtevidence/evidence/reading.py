@@ -67,7 +67,9 @@ def read_table(path: Path, name: str, problems: list[Problem]) -> RawTable | Non
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
-            problems.append(Problem(str(path), line, None, None, f"row has {len(values)} cells, header has {len(header)}"))
+            problems.append(
+                Problem(str(path), line, None, None, f"row has {len(values)} cells, header has {len(header)}")
+            )
         records.append({h: (values[j].strip() if j < len(values) else "") for j, h in enumerate(header)})
         lines.append(line)
     return RawTable(name, path, header, records, lines)

@@ -31,8 +31,12 @@ DEFAULT_PREPOST_CORRELATION = 0.5
 """Pre-post correlation assumed when a report prints none (Cochrane Handbook §6.5.2.8 examples;
 Rosenthal 1991).  :func:`mbtevidence.synthesis.correlation_sweep` shows how results move with it."""
 
-DESIGN_OF_BLOCK = {"prepost": "within", "two_arm_means": "between", "two_arm_events": "between",
-                   "proportion": "proportion"}
+DESIGN_OF_BLOCK = {
+    "prepost": "within",
+    "two_arm_means": "between",
+    "two_arm_events": "between",
+    "proportion": "proportion",
+}
 
 
 def _n(row: pd.Series, column: str) -> float:
@@ -53,8 +57,9 @@ def _prepost(row: pd.Series, ri: float) -> tuple[str, float, float]:
 
 
 def _two_arm_means(row: pd.Series, ri: float) -> tuple[str, float, float]:
-    return _one("SMD", m1i=row.mean_arm1, sd1i=row.sd_arm1, n1i=row.n_arm1, m2i=row.mean_arm2, sd2i=row.sd_arm2,
-                n2i=row.n_arm2)
+    return _one(
+        "SMD", m1i=row.mean_arm1, sd1i=row.sd_arm1, n1i=row.n_arm1, m2i=row.mean_arm2, sd2i=row.sd_arm2, n2i=row.n_arm2
+    )
 
 
 def _two_arm_events(row: pd.Series, ri: float) -> tuple[str, float, float]:
@@ -77,16 +82,28 @@ def _reported(row: pd.Series, ri: float) -> tuple[str, float, float]:
         return _one("SMCC", ti=row.precalc_es, ni=_n(row, "precalc_n"))
     if design == "between" and metric in ("d", "g", "t") and not pd.isna(row.precalc_n_arm2):
         n1, n2 = row.precalc_n_arm1, row.precalc_n_arm2
-        d = {"d": row.precalc_es, "g": row.precalc_es / hedges_correction(n1 + n2 - 2),
-             "t": row.precalc_es * np.sqrt(1 / n1 + 1 / n2)}[metric]
+        d = {
+            "d": row.precalc_es,
+            "g": row.precalc_es / hedges_correction(n1 + n2 - 2),
+            "t": row.precalc_es * np.sqrt(1 / n1 + 1 / n2),
+        }[metric]
         return _one("SMD", di=d, n1i=n1, n2i=n2)
     raise ValueError(f"a reported {metric} ({design}) is not converted to a standardised effect")
 
 
-CONVERTERS = {"prepost": _prepost, "two_arm_means": _two_arm_means, "two_arm_events": _two_arm_events,
-              "proportion": _proportion, "reported": _reported}
-N_COLUMNS = {"prepost": ("n_post",), "two_arm_means": ("n_arm1", "n_arm2"),
-             "two_arm_events": ("totaln_arm1", "totaln_arm2"), "proportion": ("prop_n",)}
+CONVERTERS = {
+    "prepost": _prepost,
+    "two_arm_means": _two_arm_means,
+    "two_arm_events": _two_arm_events,
+    "proportion": _proportion,
+    "reported": _reported,
+}
+N_COLUMNS = {
+    "prepost": ("n_post",),
+    "two_arm_means": ("n_arm1", "n_arm2"),
+    "two_arm_events": ("totaln_arm1", "totaln_arm2"),
+    "proportion": ("prop_n",),
+}
 
 
 def data_block(row: pd.Series, schema: dict | None = None) -> str:
@@ -130,8 +147,10 @@ def evidence_effect_sizes(records: pd.DataFrame, ri: float = DEFAULT_PREPOST_COR
         ``es_note`` (why a record has no effect size).
     """
     if not 0 <= ri < 1:
-        raise ValueError(f"prepost correlation ri={ri!r} must be in [0, 1): a pre-post correlation of 1 or more "
-                         f"gives zero or negative variances, and a negative one is not plausible for repeated measures")
+        raise ValueError(
+            f"prepost correlation ri={ri!r} must be in [0, 1): a pre-post correlation of 1 or more "
+            f"gives zero or negative variances, and a negative one is not plausible for repeated measures"
+        )
     schema = load_schema()
     out = records.copy()
     rows = []
@@ -141,15 +160,18 @@ def evidence_effect_sizes(records: pd.DataFrame, ri: float = DEFAULT_PREPOST_COR
         r = ri if r is None or pd.isna(r) else float(r)
         try:
             measure, yi, vi = CONVERTERS[block](row, r)
-            note = "" if np.isfinite(yi) and np.isfinite(vi) and vi > 0 else "no finite effect size from the printed data"
+            note = (
+                "" if np.isfinite(yi) and np.isfinite(vi) and vi > 0 else "no finite effect size from the printed data"
+            )
         except ValueError as exc:
             measure, yi, vi, note = None, np.nan, np.nan, str(exc)
         if note:
             yi, vi = np.nan, np.nan
         design = row.precalc_design if block == "reported" else DESIGN_OF_BLOCK[block]
         if measure in ("SMCR", "SMCC", "SMD", "RR"):
-            worse_if_positive = (row.precalc_positive == "deterioration") if block == "reported" \
-                else bool(row.lower_is_better)
+            worse_if_positive = (
+                (row.precalc_positive == "deterioration") if block == "reported" else bool(row.lower_is_better)
+            )
             if worse_if_positive:
                 yi = -yi
         n, bound = record_n(row, block)

@@ -41,8 +41,7 @@ def filled_blocks(row: Mapping[str, object], schema: dict | None = None) -> list
     def filled(value: object) -> bool:
         return value != "" if isinstance(value, str) else not pd.isna(value)
 
-    return sorted({spec["block"] for c, spec in columns.items()
-                   if "block" in spec and filled(row.get(c))})
+    return sorted({spec["block"] for c, spec in columns.items() if "block" in spec and filled(row.get(c))})
 
 
 def quote_columns(schema: dict, table: str) -> list[str]:
@@ -55,17 +54,31 @@ def schema_markdown(schema: dict) -> str:
     out = [BEGIN, ""]
     for table in schema["tables"].values():
         optional = " (optional: a folder may leave this file out)" if table.get("optional") else ""
-        out += [f"### `{table['file']}`", "", table["description"] + optional, "",
-                "| column | type | required | description |", "|---|---|---|---|"]
+        out += [
+            f"### `{table['file']}`",
+            "",
+            table["description"] + optional,
+            "",
+            "| column | type | required | description |",
+            "|---|---|---|---|",
+        ]
         for column, spec in table["columns"].items():
             kind = spec["type"] + (f" ({spec['vocab']})" if "vocab" in spec else "")
             kind += f", block {spec['block']}" if "block" in spec else ""
-            limits = ", ".join(f"{label} {spec[key]}" for key, label in
-                               (("min", "≥"), ("exclusive_min", ">"), ("max", "≤")) if key in spec)
+            limits = ", ".join(
+                f"{label} {spec[key]}"
+                for key, label in (("min", "≥"), ("exclusive_min", ">"), ("max", "≤"))
+                if key in spec
+            )
             kind += f"; {limits}" if limits else ""
             out.append(f"| `{column}` | {kind} | {'yes' if spec.get('required') else ''} | {spec['description']} |")
         out.append("")
-    out += ["### Data blocks (exactly one per effect record)", "", "| block | required | description |", "|---|---|---|"]
+    out += [
+        "### Data blocks (exactly one per effect record)",
+        "",
+        "| block | required | description |",
+        "|---|---|---|",
+    ]
     for name, block in schema["blocks"].items():
         need = ", ".join(f"`{c}`" for c in block["required"])
         for group in block.get("one_of", []):

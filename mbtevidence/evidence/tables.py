@@ -55,16 +55,22 @@ class Evidence:
     def records(self) -> pd.DataFrame:
         """Effect records joined with their study and arm (arm columns keep their names), plus
         Metapsy's ``time_weeks`` = timepoint_months x 52/12."""
-        arms = self.arms.drop(columns=[c for c in ("source", "location", "quote", "notes", "conflict", "sample_id",
-                                                   "derived_columns") if c in self.arms])
+        arms = self.arms.drop(
+            columns=[
+                c
+                for c in ("source", "location", "quote", "notes", "conflict", "sample_id", "derived_columns")
+                if c in self.arms
+            ]
+        )
         arms = arms.drop(columns=[c for c in arms.columns if c.startswith("quote")])
         studies = self.studies[["study", "year", "country", "design", "population"]]
         merged = self.effects.merge(arms, on=["study", "arm"], how="left").merge(studies, on="study", how="left")
         return merged.assign(time_weeks=merged["timepoint_months"] * 52 / 12)
 
 
-def load_evidence(evidence_dir: Path | str = EVIDENCE_DIR, seeds_dir: Path | str | None = None,
-                  validated_hash: str | None = None) -> Evidence:
+def load_evidence(
+    evidence_dir: Path | str = EVIDENCE_DIR, seeds_dir: Path | str | None = None, validated_hash: str | None = None
+) -> Evidence:
     """Validate, then load the evidence as typed DataFrames.
 
     Parameters
@@ -87,8 +93,11 @@ def load_evidence(evidence_dir: Path | str = EVIDENCE_DIR, seeds_dir: Path | str
     version = content_hash(folder)
     if validated_hash is not None and validated_hash == version:
         problems: list[Problem] = []
-        raw = {name: read_table(folder / spec["file"], name, problems) for name, spec in schema["tables"].items()
-               if not (spec.get("optional") and not (folder / spec["file"]).exists())}
+        raw = {
+            name: read_table(folder / spec["file"], name, problems)
+            for name, spec in schema["tables"].items()
+            if not (spec.get("optional") and not (folder / spec["file"]).exists())
+        }
         report = ValidationReport(problems, quote_check=f"validated earlier (evidence version {version})")
     else:
         validator = Validator(folder, None if seeds_dir is None else Path(seeds_dir), schema)
@@ -96,8 +105,10 @@ def load_evidence(evidence_dir: Path | str = EVIDENCE_DIR, seeds_dir: Path | str
         raw = dict(validator.tables)
     if not report.ok or any(t is None for t in raw.values()):
         raise EvidenceError(report)
-    frames = {name: typed_frame(raw[name], spec["columns"]) if name in raw else pd.DataFrame(columns=list(spec["columns"]))
-              for name, spec in schema["tables"].items()}
+    frames = {
+        name: typed_frame(raw[name], spec["columns"]) if name in raw else pd.DataFrame(columns=list(spec["columns"]))
+        for name, spec in schema["tables"].items()
+    }
     return Evidence(frames, report, version)
 
 
@@ -106,28 +117,61 @@ def summary_tables(evidence: Evidence) -> dict[str, pd.DataFrame]:
     timepoint, and each programme's dosage and implementation-quality fields."""
     records = evidence.records
     overview = pd.DataFrame(
-        {"count": [len(evidence.studies), evidence.arms["sample_id"].nunique(), len(evidence.arms), len(records),
-                   int(records["secondary_report"].sum()), int(records["conflict"].fillna(False).sum())]},
-        index=["studies", "independent samples", "arms / programmes", "effect records",
-               "secondary-report records", "flagged (conflict) effect records"],
+        {
+            "count": [
+                len(evidence.studies),
+                evidence.arms["sample_id"].nunique(),
+                len(evidence.arms),
+                len(records),
+                int(records["secondary_report"].sum()),
+                int(records["conflict"].fillna(False).sum()),
+            ]
+        },
+        index=[
+            "studies",
+            "independent samples",
+            "arms / programmes",
+            "effect records",
+            "secondary-report records",
+            "flagged (conflict) effect records",
+        ],
     )
     study_counts = records.groupby("study").agg(records=("effect_id", "size"), samples=("sample_id", "nunique"))
-    per_study = (evidence.studies.set_index("study")[["year", "country", "design"]]
-                 .join(evidence.arms.groupby("study").size().rename("arms"))
-                 .join(study_counts).fillna({"records": 0, "samples": 0})
-                 .astype({"records": int, "samples": int}))
+    per_study = (
+        evidence.studies.set_index("study")[["year", "country", "design"]]
+        .join(evidence.arms.groupby("study").size().rename("arms"))
+        .join(study_counts)
+        .fillna({"records": 0, "samples": 0})
+        .astype({"records": int, "samples": int})
+    )
 
     def counts(column: str) -> pd.DataFrame:
-        return (records.groupby(column, dropna=False)
-                .agg(records=("effect_id", "size"), samples=("sample_id", "nunique"), studies=("study", "nunique"))
-                .sort_values("records", ascending=False))
+        return (
+            records.groupby(column, dropna=False)
+            .agg(records=("effect_id", "size"), samples=("sample_id", "nunique"), studies=("study", "nunique"))
+            .sort_values("records", ascending=False)
+        )
 
     schema_columns = load_schema()["tables"]["arms"]["columns"]
     dosage = [c for c, spec in schema_columns.items() if spec.get("group") in ("dosage", "implementation")] or [
-        c for c in ("n_start", "planned_duration_months", "days_per_week", "hours_per_day", "hours_per_week",
-                    "individual_sessions_per_week", "group_sessions_per_week", "maintenance_months",
-                    "mean_months_in_treatment", "attendance_percent", "fidelity_rating", "organisational_stability",
-                    "implementation_outcome") if c in evidence.arms]
+        c
+        for c in (
+            "n_start",
+            "planned_duration_months",
+            "days_per_week",
+            "hours_per_day",
+            "hours_per_week",
+            "individual_sessions_per_week",
+            "group_sessions_per_week",
+            "maintenance_months",
+            "mean_months_in_treatment",
+            "attendance_percent",
+            "fidelity_rating",
+            "organisational_stability",
+            "implementation_outcome",
+        )
+        if c in evidence.arms
+    ]
     programmes = evidence.arms.set_index(["study", "arm"])[["setting", "sample_id", *dosage]]
     return {
         "overview": overview,

@@ -44,8 +44,10 @@ class ValidationReport:
 
     def counts(self) -> str:
         warnings = sum(p.severity == "warning" for p in self.problems)
-        return (f"{len(self.errors)} error(s), {warnings} warning(s), {len(self.flagged)} flagged record(s); "
-                f"quote check: {self.quote_check}")
+        return (
+            f"{len(self.errors)} error(s), {warnings} warning(s), {len(self.flagged)} flagged record(s); "
+            f"quote check: {self.quote_check}"
+        )
 
     def render(self, flagged: bool = True) -> str:
         ordered = sorted(self.problems, key=lambda p: (p.file, p.row or 0))
@@ -72,8 +74,9 @@ class Validator:
         self.problems: list[Problem] = []
         self.tables: dict[str, RawTable] = {}
 
-    def _add(self, table: RawTable, i: int | None, column: str | None, value: str | None,
-             rule: str, severity: str = "error") -> None:
+    def _add(
+        self, table: RawTable, i: int | None, column: str | None, value: str | None, rule: str, severity: str = "error"
+    ) -> None:
         row = None if i is None else table.row_number(i)
         self.problems.append(Problem(str(table.path), row, column, value, rule, severity))
 
@@ -146,7 +149,13 @@ class Validator:
         for i, row in enumerate(table.rows):
             value = tuple(row.get(k, "") for k in key)
             if value in seen:
-                self._add(table, i, "+".join(key), "/".join(value), f"duplicate id (first at row {table.row_number(seen[value])})")
+                self._add(
+                    table,
+                    i,
+                    "+".join(key),
+                    "/".join(value),
+                    f"duplicate id (first at row {table.row_number(seen[value])})",
+                )
             else:
                 seen[value] = i
 
@@ -163,12 +172,23 @@ class Validator:
                     self._add(table, i, "+".join(fk["columns"]), "/".join(value), f"not in the {fk['table']} table")
 
     # -- effects: blocks, references, duplicates, samples ----------------------------------
-    def _check_effect_row(self, effects: RawTable, i: int, row: dict[str, str],
-                          arms: dict[tuple[str, str], dict[str, str]], studies: set[str]) -> None:
+    def _check_effect_row(
+        self,
+        effects: RawTable,
+        i: int,
+        row: dict[str, str],
+        arms: dict[tuple[str, str], dict[str, str]],
+        studies: set[str],
+    ) -> None:
         blocks = filled_blocks(row, self.schema)
         if len(blocks) != 1:
-            self._add(effects, i, "data block", "+".join(blocks) or "none",
-                      f"exactly one data block must be filled ({', '.join(self.schema['blocks'])})")
+            self._add(
+                effects,
+                i,
+                "data block",
+                "+".join(blocks) or "none",
+                f"exactly one data block must be filled ({', '.join(self.schema['blocks'])})",
+            )
         else:
             block = self.schema["blocks"][blocks[0]]
             for column in block["required"]:
@@ -191,7 +211,13 @@ class Validator:
                 self._add(effects, i, column, arm, f"arm not in arms table for study {study}")
         arm_row = arms.get((study, row.get("arm", "")))
         if arm_row is not None and row.get("sample_id") and arm_row.get("sample_id") != row["sample_id"]:
-            self._add(effects, i, "sample_id", row["sample_id"], f"differs from the arm's sample_id {arm_row.get('sample_id')!r}")
+            self._add(
+                effects,
+                i,
+                "sample_id",
+                row["sample_id"],
+                f"differs from the arm's sample_id {arm_row.get('sample_id')!r}",
+            )
 
     def _check_reported(self, effects: RawTable, i: int, row: dict[str, str]) -> None:
         design = row.get("precalc_design")
@@ -200,21 +226,38 @@ class Validator:
                 if not row.get(column):
                     self._add(effects, i, column, "", "a between-group reported effect needs both arms and their n")
         elif design != "moderation" and (row.get("precalc_n_arm1") or row.get("precalc_n_arm2")):
-            self._add(effects, i, "precalc_n_arm1", row.get("precalc_n_arm1", ""),
-                      "arm n are for between-group or moderation effects; use precalc_n")
+            self._add(
+                effects,
+                i,
+                "precalc_n_arm1",
+                row.get("precalc_n_arm1", ""),
+                "arm n are for between-group or moderation effects; use precalc_n",
+            )
         if (row.get("precalc_metric") == "p_only") != (not row.get("precalc_es")):
-            self._add(effects, i, "precalc_es", row.get("precalc_es", ""),
-                      "precalc_metric p_only goes with an empty precalc_es (and a printed precalc_p)")
+            self._add(
+                effects,
+                i,
+                "precalc_es",
+                row.get("precalc_es", ""),
+                "precalc_metric p_only goes with an empty precalc_es (and a printed precalc_p)",
+            )
         if not row.get("precalc_positive"):
             self._add(effects, i, "precalc_positive", "", "say what a positive reported value means")
         try:
-            low, est, high = (float(row[c]) if row.get(c) else None for c in ("precalc_ci_low", "precalc_es", "precalc_ci_high"))
+            low, est, high = (
+                float(row[c]) if row.get(c) else None for c in ("precalc_ci_low", "precalc_es", "precalc_ci_high")
+            )
         except ValueError:
             return
         if low is not None and high is not None and est is not None and not low <= est <= high:
-            self._add(effects, i, "precalc_es", row["precalc_es"],
-                      f"estimate outside its CI [{row['precalc_ci_low']}, {row['precalc_ci_high']}]",
-                      "warning" if self._flagged(row) else "error")
+            self._add(
+                effects,
+                i,
+                "precalc_es",
+                row["precalc_es"],
+                f"estimate outside its CI [{row['precalc_ci_low']}, {row['precalc_ci_high']}]",
+                "warning" if self._flagged(row) else "error",
+            )
 
     def _check_counts(self, effects: RawTable, i: int, row: dict[str, str]) -> None:
         for events, total in (("event_arm1", "totaln_arm1"), ("event_arm2", "totaln_arm2"), ("prop_events", "prop_n")):
@@ -225,15 +268,30 @@ class Validator:
                 pass
 
     def _check_duplicates(self, effects: RawTable) -> None:
-        identity = ("study", "arm", "comparator_arm", "outcome_construct", "instrument", "timepoint_months",
-                    "baseline_months", "analysis", "precalc_metric", "precalc_design")
+        identity = (
+            "study",
+            "arm",
+            "comparator_arm",
+            "outcome_construct",
+            "instrument",
+            "timepoint_months",
+            "baseline_months",
+            "analysis",
+            "precalc_metric",
+            "precalc_design",
+        )
         seen: dict[tuple, int] = {}
         for i, row in enumerate(effects.rows):
             key = tuple(row.get(c, "") for c in identity) + tuple(filled_blocks(row, self.schema))
             if key in seen:
-                self._add(effects, i, "effect_id", row.get("effect_id", ""),
-                          f"duplicate record: same study, arms, outcome, timepoint, analysis and data block "
-                          f"as row {effects.row_number(seen[key])} (use the analysis column to tell them apart)")
+                self._add(
+                    effects,
+                    i,
+                    "effect_id",
+                    row.get("effect_id", ""),
+                    f"duplicate record: same study, arms, outcome, timepoint, analysis and data block "
+                    f"as row {effects.row_number(seen[key])} (use the analysis column to tell them apart)",
+                )
             else:
                 seen[key] = i
 
@@ -249,16 +307,22 @@ class Validator:
             j, other = first[sample]
             for column in ("condition", "setting"):
                 if row.get(column) != other.get(column):
-                    self._add(arms, i, column, row.get(column, ""),
-                              f"sample {sample} is {other.get(column)!r} at row {arms.row_number(j)}: "
-                              f"one sample_id cannot span different {column}s")
+                    self._add(
+                        arms,
+                        i,
+                        column,
+                        row.get(column, ""),
+                        f"sample {sample} is {other.get(column)!r} at row {arms.row_number(j)}: "
+                        f"one sample_id cannot span different {column}s",
+                    )
 
     # -- provenance ------------------------------------------------------------------------
     def _check_provenance(self, report: ValidationReport) -> None:
         if not self.seeds_dir.is_dir():
             report.quote_check = f"skipped (no source texts at {self.seeds_dir})"
-            self.problems.append(Problem(str(self.seeds_dir), None, None, None,
-                                         "quote check skipped: source texts not found", "info"))
+            self.problems.append(
+                Problem(str(self.seeds_dir), None, None, None, "quote check skipped: source texts not found", "info")
+            )
             return
         texts = SourceTexts(self.seeds_dir)
         separator = self.schema["quote_segment_separator"]
@@ -278,8 +342,13 @@ class Validator:
                 for column in filled:
                     report.quotes_checked += 1
                     for segment in texts.missing_segments(source, row[column], separator):
-                        self._add(table, i, column, segment[:70] + ("..." if len(segment) > 70 else ""),
-                                  f"quote not found verbatim in {source}")
+                        self._add(
+                            table,
+                            i,
+                            column,
+                            segment[:70] + ("..." if len(segment) > 70 else ""),
+                            f"quote not found verbatim in {source}",
+                        )
                     printed |= quote_numbers(row[column])
                 derived = {c.strip() for c in row.get("derived_columns", "").split(",")}
                 for column in numeric:

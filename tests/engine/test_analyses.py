@@ -27,10 +27,24 @@ METHODS = ["EE", "DL", "HE", "ML", "REML", "PM", "SJ"]
 
 def test_bcg_reml_published(bcg) -> None:
     d = meta_analysis(bcg.yi, bcg.vi, method="REML", test="z").to_dict()
-    published = {"estimate": -0.7145, "se": 0.1798, "stat": -3.9744, "ci_low": -1.0669, "ci_high": -0.3622,
-                 "tau2": 0.3132, "tau2_se": 0.1664, "tau2_ci_low": 0.1197, "tau2_ci_high": 1.1115,
-                 "i2": 92.22, "i2_ci_low": 81.9177, "i2_ci_high": 97.6781, "h2": 12.86, "qe": 152.2330,
-                 "pi_low": -1.87, "pi_high": 0.44}
+    published = {
+        "estimate": -0.7145,
+        "se": 0.1798,
+        "stat": -3.9744,
+        "ci_low": -1.0669,
+        "ci_high": -0.3622,
+        "tau2": 0.3132,
+        "tau2_se": 0.1664,
+        "tau2_ci_low": 0.1197,
+        "tau2_ci_high": 1.1115,
+        "i2": 92.22,
+        "i2_ci_low": 81.9177,
+        "i2_ci_high": 97.6781,
+        "h2": 12.86,
+        "qe": 152.2330,
+        "pi_low": -1.87,
+        "pi_high": 0.44,
+    }
     for key, value in published.items():
         decimals = len(str(value).split(".")[1])
         assert round(d[key], decimals) == pytest.approx(value, abs=1e-12), key
@@ -61,7 +75,11 @@ def test_bcg_subgroups_by_allocation_published(bcg) -> None:
     sub = subgroup_analysis(bcg.yi, bcg.vi, bcg.alloc, method="REML", test="z")
     frame = sub.to_frame()
     assert frame.loc["alternate", "k"] == 2 and frame.loc["random", "k"] == 7 and frame.loc["systematic", "k"] == 4
-    assert frame[["estimate", "se"]].round(4).values.tolist() == [[-0.5408, 0.2816], [-0.9710, 0.2760], [-0.4242, 0.3597]]
+    assert frame[["estimate", "se"]].round(4).values.tolist() == [
+        [-0.5408, 0.2816],
+        [-0.9710, 0.2760],
+        [-0.4242, 0.3597],
+    ]
     common = sub.between_common
     assert round(common.value, 4) == 1.7675 and common.df1 == 2 and round(common.p, 4) == 0.4132
 
@@ -84,9 +102,14 @@ def datasets(metafor, bcg) -> dict[str, pd.DataFrame]:
     smd = escalc("SMD", normand, m1i="m1i", sd1i="sd1i", n1i="n1i", m2i="m2i", sd2i="sd2i", n2i="n2i")
     cor = escalc("ZCOR", metafor.dataset("dat.mcdaniel1994"), ri="ri", ni="ni")
     homogeneous = pd.DataFrame({"yi": [0.10, 0.12, 0.09, 0.11, 0.10], "vi": [0.04, 0.05, 0.03, 0.06, 0.05]})
-    return {"bcg (large heterogeneity)": bcg[["yi", "vi"]], "normand1999 (SMD from means)": smd[["yi", "vi"]],
-            "mcdaniel1994 (correlations, k=160)": cor[["yi", "vi"]], "tau2 = 0": homogeneous,
-            "k = 3": bcg[["yi", "vi"]].iloc[:3], "k = 2": bcg[["yi", "vi"]].iloc[3:5]}
+    return {
+        "bcg (large heterogeneity)": bcg[["yi", "vi"]],
+        "normand1999 (SMD from means)": smd[["yi", "vi"]],
+        "mcdaniel1994 (correlations, k=160)": cor[["yi", "vi"]],
+        "tau2 = 0": homogeneous,
+        "k = 3": bcg[["yi", "vi"]].iloc[:3],
+        "k = 2": bcg[["yi", "vi"]].iloc[3:5],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -104,18 +127,31 @@ def test_agrees_with_metafor_on_every_shape(metafor, shapes, method, test) -> No
             continue
         r = metafor.run(R_SUMMARY.format(method=method, test=test), data)
         d = meta_analysis(data.yi, data.vi, method=method, test=test).to_dict()
-        pairs = {"estimate": r["b"][0], "se": r["se"][0], "stat": r["stat"][0], "p": r["p"][0],
-                 "ci_low": r["ci"][0], "ci_high": r["ci"][1],
-                 "tau2": r["tau2"][0], "i2": r["i2"][0], "h2": r["h2"][0], "qe": r["q"][0], "qe_p": r["qp"][0]}
+        pairs = {
+            "estimate": r["b"][0],
+            "se": r["se"][0],
+            "stat": r["stat"][0],
+            "p": r["p"][0],
+            "ci_low": r["ci"][0],
+            "ci_high": r["ci"][1],
+            "tau2": r["tau2"][0],
+            "i2": r["i2"][0],
+            "h2": r["h2"][0],
+            "qe": r["q"][0],
+            "qe_p": r["qp"][0],
+        }
         if method == "EE":
             assert d["pi_low"] is None and r["pi"].size == 0, "metafor gives no prediction interval for EE"
         elif len(data) < 3:
             assert d["pi_low"] is None and any("no prediction interval" in n for n in d["notes"])
         if method != "EE":
             pairs |= ({"pi_low": r["pi"][0], "pi_high": r["pi"][1]} if len(data) >= 3 else {}) | {
-                      "tau2_se": r["setau2"][0],
-                      "tau2_ci_low": r["tau2ci"][0], "tau2_ci_high": r["tau2ci"][1],
-                      "i2_ci_low": r["i2ci"][0], "i2_ci_high": r["i2ci"][1]}
+                "tau2_se": r["setau2"][0],
+                "tau2_ci_low": r["tau2ci"][0],
+                "tau2_ci_high": r["tau2ci"][1],
+                "i2_ci_low": r["i2ci"][0],
+                "i2_ci_high": r["i2ci"][1],
+            }
         for key, expected in pairs.items():
             assert d[key] == pytest.approx(expected, abs=TOL), f"{name}: {key} ours={d[key]} metafor={expected}"
 
@@ -123,17 +159,26 @@ def test_agrees_with_metafor_on_every_shape(metafor, shapes, method, test) -> No
 @pytest.mark.parametrize("test", ["z", "knha"])
 @pytest.mark.parametrize("method", ["REML", "DL", "ML", "PM", "SJ"])
 def test_meta_regression_agrees_with_metafor(metafor, bcg, method, test) -> None:
-    r = metafor.run(f"""
+    r = metafor.run(
+        f"""
         r <- rma(yi, vi, mods = ~ ablat + factor(alloc), data=dat, method='{method}', test='{test}')
         p <- predict(r, newmods=cbind(c(10, 30, 50), c(1, 0, 0), c(0, 0, 1)))
         r0 <- rma(yi, vi, data=dat, method='{method}')
         out <- list(b=r$beta, se=r$se, stat=r$zval, p=r$pval, lb=r$ci.lb, ub=r$ci.ub, qm=r$QM, qmp=r$QMp,
                     tau2=r$tau2, qe=r$QE, i2=r$I2, r2=r$R2, pred=p$pred, pse=p$se, pilb=p$pi.lb, piub=p$pi.ub,
-                    cilb=p$ci.lb)""", bcg)
+                    cilb=p$ci.lb)""",
+        bcg,
+    )
     reg = meta_regression(bcg.yi, bcg.vi, bcg[["ablat", "alloc"]], method=method, test=test)
     coef = reg.coefficients
-    for ours, key in ((coef.estimate, "b"), (coef.se, "se"), (coef.stat, "stat"), (coef.p, "p"),
-                      (coef.ci_low, "lb"), (coef.ci_high, "ub")):
+    for ours, key in (
+        (coef.estimate, "b"),
+        (coef.se, "se"),
+        (coef.stat, "stat"),
+        (coef.p, "p"),
+        (coef.ci_low, "lb"),
+        (coef.ci_high, "ub"),
+    ):
         np.testing.assert_allclose(ours, r[key], atol=TOL, err_msg=key)
     om = reg.omnibus()
     assert om.value == pytest.approx(r["qm"][0], abs=TOL)
@@ -142,8 +187,13 @@ def test_meta_regression_agrees_with_metafor(metafor, bcg, method, test) -> None
     assert reg.fit.qe == pytest.approx(r["qe"][0], abs=TOL) and reg.fit.i2 == pytest.approx(r["i2"][0], abs=TOL)
     assert reg.r2 == pytest.approx(r["r2"][0], abs=TOL)
     pred = reg.predict({"ablat": [10, 30, 50], "allocrandom": [1, 0, 0], "allocsystematic": [0, 0, 1]})
-    for ours, key in ((pred.pred, "pred"), (pred.se, "pse"), (pred.pi_low, "pilb"), (pred.pi_high, "piub"),
-                      (pred.ci_low, "cilb")):
+    for ours, key in (
+        (pred.pred, "pred"),
+        (pred.se, "pse"),
+        (pred.pi_low, "pilb"),
+        (pred.pi_high, "piub"),
+        (pred.ci_low, "cilb"),
+    ):
         np.testing.assert_allclose(ours, r[key], atol=TOL, err_msg=key)
 
 
@@ -151,14 +201,17 @@ def test_meta_regression_agrees_with_metafor(metafor, bcg, method, test) -> None
 def test_subgroup_tests_agree_with_metafor(metafor, bcg, test) -> None:
     """Separate τ²: per-group rma() fits and the Q-between of metafor's 'comparing subgroups' recipe
     (rma(estimates, sei=wald SEs, mods = ~ group, method='FE')); common τ²: rma(mods = ~ factor(alloc))."""
-    r = metafor.run(f"""
+    r = metafor.run(
+        f"""
         fits <- lapply(split(dat, dat$alloc), function(d) rma(yi, vi, data=d, test='{test}'))
         zfits <- lapply(split(dat, dat$alloc), function(d) rma(yi, vi, data=d))
         est <- sapply(zfits, function(f) c(f$beta)); se <- sapply(zfits, function(f) f$se)
         qb <- rma(est, sei=se, mods = ~ factor(names(est)), method='FE')
         common <- rma(yi, vi, mods = ~ factor(alloc), data=dat, test='{test}')
         out <- list(b=sapply(fits, function(f) c(f$beta)), se=sapply(fits, function(f) f$se),
-                    tau2=sapply(fits, function(f) f$tau2), qb=qb$QM, qbp=qb$QMp, qm=common$QM, qmp=common$QMp)""", bcg)
+                    tau2=sapply(fits, function(f) f$tau2), qb=qb$QM, qbp=qb$QMp, qm=common$QM, qmp=common$QMp)""",
+        bcg,
+    )
     sub = subgroup_analysis(bcg.yi, bcg.vi, bcg.alloc, test=test)
     frame = sub.to_frame()
     np.testing.assert_allclose(frame.estimate, r["b"], atol=TOL)
@@ -171,11 +224,21 @@ def test_subgroup_tests_agree_with_metafor(metafor, bcg, test) -> None:
 
 
 def test_cluster_robust_agrees_with_metafor(metafor, bcg) -> None:
-    r = metafor.run("""
+    r = metafor.run(
+        """
         x <- robust(rma(yi, vi, mods = ~ ablat, data=dat), cluster=dat$alloc, adjust=TRUE)
-        out <- list(b=x$beta, se=x$se, t=x$zval, p=x$pval, df=x$dfs, lb=x$ci.lb, ub=x$ci.ub)""", bcg)
+        out <- list(b=x$beta, se=x$se, t=x$zval, p=x$pval, df=x$dfs, lb=x$ci.lb, ub=x$ci.ub)""",
+        bcg,
+    )
     rob = cluster_robust(bcg.yi, bcg.vi, bcg.alloc, mods=bcg[["ablat"]]).to_frame()
-    for column, key in (("estimate", "b"), ("se", "se"), ("stat", "t"), ("p", "p"), ("ci_low", "lb"), ("ci_high", "ub")):
+    for column, key in (
+        ("estimate", "b"),
+        ("se", "se"),
+        ("stat", "t"),
+        ("p", "p"),
+        ("ci_low", "lb"),
+        ("ci_high", "ub"),
+    ):
         np.testing.assert_allclose(rob[column], r[key], atol=TOL, err_msg=key)
     assert rob.df.iloc[0] == r["df"][0]
 
@@ -208,12 +271,15 @@ def test_reml_that_does_not_converge_falls_back_and_says_so(bcg) -> None:
     assert res.to_dict()["tau2"] == pytest.approx(meta_analysis(bcg.yi, bcg.vi, method="DL").fit.tau2)
 
 
-@pytest.mark.parametrize(("yi", "vi", "message"), [
-    ([], [], "empty input"),
-    ([0.1, 0.2], [0.1], "yi has 2 values but vi has 1"),
-    ([0.1, float("nan"), 0.3], [0.1, 0.1, -0.2], "row 1: yi=nan, vi=0.1; row 2: yi=0.3, vi=-0.2"),
-    ([0.1, 0.2], [0.1, float("inf")], "row 1"),
-])
+@pytest.mark.parametrize(
+    ("yi", "vi", "message"),
+    [
+        ([], [], "empty input"),
+        ([0.1, 0.2], [0.1], "yi has 2 values but vi has 1"),
+        ([0.1, float("nan"), 0.3], [0.1, 0.1, -0.2], "row 1: yi=nan, vi=0.1; row 2: yi=0.3, vi=-0.2"),
+        ([0.1, 0.2], [0.1, float("inf")], "row 1"),
+    ],
+)
 def test_bad_input_raises_one_clear_error(yi, vi, message) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         meta_analysis(yi, vi)

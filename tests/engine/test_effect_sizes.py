@@ -9,22 +9,32 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import BCG
+
 from mbtevidence.engine import escalc, hedges_correction
 
 TOL = 1e-8
 
-TWO_ARM_MEANS = pd.DataFrame({
-    "m1i": [55.0, 27.0, 64.0, 66.0, 14.0, 19.0], "sd1i": [47.0, 7.0, 17.0, 20.0, 8.0, 7.0],
-    "n1i": [155, 31, 75, 18, 8, 57], "m2i": [75.0, 29.0, 119.0, 137.0, 18.0, 18.0],
-    "sd2i": [64.0, 4.0, 29.0, 48.0, 11.0, 4.0], "n2i": [156, 32, 71, 18, 8, 52],
-})
-PRE_POST = pd.DataFrame({
-    "m1i": [1.02, 0.98, 21.3, 14.0, 80.1], "m2i": [1.72, 1.55, 28.9, 13.2, 66.5],
-    "sd1i": [0.61, 0.70, 10.2, 4.1, 12.0], "sd2i": [0.55, 0.66, 11.0, 4.5, 13.5],
-    "ni": [40, 34, 22, 75, 29], "ri": [0.5, 0.3, 0.7, 0.5, 0.6],
-})
+TWO_ARM_MEANS = pd.DataFrame(
+    {
+        "m1i": [55.0, 27.0, 64.0, 66.0, 14.0, 19.0],
+        "sd1i": [47.0, 7.0, 17.0, 20.0, 8.0, 7.0],
+        "n1i": [155, 31, 75, 18, 8, 57],
+        "m2i": [75.0, 29.0, 119.0, 137.0, 18.0, 18.0],
+        "sd2i": [64.0, 4.0, 29.0, 48.0, 11.0, 4.0],
+        "n2i": [156, 32, 71, 18, 8, 52],
+    }
+)
+PRE_POST = pd.DataFrame(
+    {
+        "m1i": [1.02, 0.98, 21.3, 14.0, 80.1],
+        "m2i": [1.72, 1.55, 28.9, 13.2, 66.5],
+        "sd1i": [0.61, 0.70, 10.2, 4.1, 12.0],
+        "sd2i": [0.55, 0.66, 11.0, 4.5, 13.5],
+        "ni": [40, 34, 22, 75, 29],
+        "ri": [0.5, 0.3, 0.7, 0.5, 0.6],
+    }
+)
 EVENTS = pd.DataFrame({"ai": [0, 3, 12, 5], "bi": [10, 20, 38, 0], "ci": [2, 3, 20, 4], "di": [10, 20, 30, 6]})
 
 
@@ -40,7 +50,9 @@ def assert_same(ours: pd.DataFrame, theirs: dict[str, np.ndarray]) -> None:
 @pytest.mark.parametrize("measure", ["SMD", "MD"])
 def test_two_arm_means(metafor, measure) -> None:
     ours = escalc(measure, TWO_ARM_MEANS, m1i="m1i", sd1i="sd1i", n1i="n1i", m2i="m2i", sd2i="sd2i", n2i="n2i")
-    assert_same(ours, r_escalc(metafor, measure, TWO_ARM_MEANS, "m1i=m1i, sd1i=sd1i, n1i=n1i, m2i=m2i, sd2i=sd2i, n2i=n2i"))
+    assert_same(
+        ours, r_escalc(metafor, measure, TWO_ARM_MEANS, "m1i=m1i, sd1i=sd1i, n1i=n1i, m2i=m2i, sd2i=sd2i, n2i=n2i")
+    )
 
 
 @pytest.mark.parametrize("key", ["di", "ti"])
@@ -50,10 +62,13 @@ def test_smd_from_reported_d_or_t(metafor, key) -> None:
     assert_same(ours, r_escalc(metafor, "SMD", data, f"{key}={key}, n1i=n1i, n2i=n2i"))
 
 
-@pytest.mark.parametrize(("measure", "args"), [
-    ("SMCR", "m1i=m1i, m2i=m2i, sd1i=sd1i, ni=ni, ri=ri"),
-    ("SMCC", "m1i=m1i, m2i=m2i, sd1i=sd1i, sd2i=sd2i, ni=ni, ri=ri"),
-])
+@pytest.mark.parametrize(
+    ("measure", "args"),
+    [
+        ("SMCR", "m1i=m1i, m2i=m2i, sd1i=sd1i, ni=ni, ri=ri"),
+        ("SMCC", "m1i=m1i, m2i=m2i, sd1i=sd1i, sd2i=sd2i, ni=ni, ri=ri"),
+    ],
+)
 def test_standardised_mean_change(metafor, measure, args) -> None:
     kwargs = {a.split("=")[0].strip(): a.split("=")[1].strip() for a in args.split(",")}
     assert_same(escalc(measure, PRE_POST, **kwargs), r_escalc(metafor, measure, PRE_POST, args))

@@ -4,52 +4,97 @@ leave1out(), influence(), cumul(), regtest() (both models), trimfill() (L0), to 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from mbtevidence.engine import (cumulative, egger_test, escalc, influence, leave_one_out, meta_analysis,
-                               meta_regression, trim_and_fill)
+from mbtevidence.engine import (
+    cumulative,
+    egger_test,
+    escalc,
+    influence,
+    leave_one_out,
+    meta_analysis,
+    meta_regression,
+    trim_and_fill,
+)
 
 TOL = 1e-4
 
 
 @pytest.mark.parametrize("test", ["z", "knha"])
 def test_leave_one_out(metafor, bcg, test) -> None:
-    r = metafor.run(f"""x <- leave1out(rma(yi, vi, data=dat, test='{test}'))
-        out <- list(b=x$estimate, se=x$se, p=x$pval, lb=x$ci.lb, ub=x$ci.ub, q=x$Q, tau2=x$tau2, i2=x$I2, h2=x$H2)""", bcg)
+    r = metafor.run(
+        f"""x <- leave1out(rma(yi, vi, data=dat, test='{test}'))
+        out <- list(b=x$estimate, se=x$se, p=x$pval, lb=x$ci.lb, ub=x$ci.ub, q=x$Q, tau2=x$tau2, i2=x$I2, h2=x$H2)""",
+        bcg,
+    )
     ours = leave_one_out(meta_analysis(bcg.yi, bcg.vi, test=test)).to_frame()
-    for column, key in (("estimate", "b"), ("se", "se"), ("p", "p"), ("ci_low", "lb"), ("ci_high", "ub"),
-                        ("qe", "q"), ("tau2", "tau2"), ("i2", "i2"), ("h2", "h2")):
+    for column, key in (
+        ("estimate", "b"),
+        ("se", "se"),
+        ("p", "p"),
+        ("ci_low", "lb"),
+        ("ci_high", "ub"),
+        ("qe", "q"),
+        ("tau2", "tau2"),
+        ("i2", "i2"),
+        ("h2", "h2"),
+    ):
         np.testing.assert_allclose(ours[column], r[key], atol=TOL, err_msg=column)
 
 
 @pytest.mark.parametrize(("test", "mods"), [("z", False), ("knha", False), ("z", True), ("knha", True)])
 def test_influence_diagnostics(metafor, bcg, test, mods) -> None:
     formula = ", mods = ~ ablat" if mods else ""
-    r = metafor.run(f"""x <- influence(rma(yi, vi{formula}, data=dat, test='{test}'))$inf
+    r = metafor.run(
+        f"""x <- influence(rma(yi, vi{formula}, data=dat, test='{test}'))$inf
         out <- list(rstudent=x$rstudent, dffits=x$dffits, cook=x$cook.d, covr=x$cov.r, tau2=x$tau2.del,
-                    qe=x$QE.del, hat=x$hat, weight=x$weight)""", bcg)
-    fitted = meta_regression(bcg.yi, bcg.vi, bcg[["ablat"]], test=test) if mods else meta_analysis(bcg.yi, bcg.vi, test=test)
+                    qe=x$QE.del, hat=x$hat, weight=x$weight)""",
+        bcg,
+    )
+    fitted = (
+        meta_regression(bcg.yi, bcg.vi, bcg[["ablat"]], test=test) if mods else meta_analysis(bcg.yi, bcg.vi, test=test)
+    )
     ours = influence(fitted).to_frame()
-    for column, key in (("rstudent", "rstudent"), ("dffits", "dffits"), ("cook_d", "cook"), ("cov_r", "covr"),
-                        ("tau2_del", "tau2"), ("qe_del", "qe"), ("hat", "hat"), ("weight", "weight")):
+    for column, key in (
+        ("rstudent", "rstudent"),
+        ("dffits", "dffits"),
+        ("cook_d", "cook"),
+        ("cov_r", "covr"),
+        ("tau2_del", "tau2"),
+        ("qe_del", "qe"),
+        ("hat", "hat"),
+        ("weight", "weight"),
+    ):
         np.testing.assert_allclose(ours[column], r[key], atol=TOL, err_msg=column)
 
 
 def test_cumulative_by_latitude(metafor, bcg) -> None:
-    r = metafor.run("""x <- cumul(rma(yi, vi, data=dat, test='knha'), order=dat$ablat)
-        out <- list(b=x$estimate, se=x$se, lb=x$ci.lb, ub=x$ci.ub, tau2=x$tau2, i2=x$I2)""", bcg)
+    r = metafor.run(
+        """x <- cumul(rma(yi, vi, data=dat, test='knha'), order=dat$ablat)
+        out <- list(b=x$estimate, se=x$se, lb=x$ci.lb, ub=x$ci.ub, tau2=x$tau2, i2=x$I2)""",
+        bcg,
+    )
     ours = cumulative(meta_analysis(bcg.yi, bcg.vi, test="knha"), order=bcg.ablat).to_frame()
     # metafor leaves the first row (k = 1) without a knha SE; compare from k = 2 on
-    for column, key in (("estimate", "b"), ("se", "se"), ("ci_low", "lb"), ("ci_high", "ub"), ("tau2", "tau2"), ("i2", "i2")):
+    for column, key in (
+        ("estimate", "b"),
+        ("se", "se"),
+        ("ci_low", "lb"),
+        ("ci_high", "ub"),
+        ("tau2", "tau2"),
+        ("i2", "i2"),
+    ):
         np.testing.assert_allclose(ours[column].to_numpy()[1:], r[key][1:], atol=TOL, err_msg=column)
     assert ours["estimate"].iloc[0] == pytest.approx(r["b"][0], abs=TOL)
 
 
 @pytest.mark.parametrize(("model", "test"), [("rma", "z"), ("rma", "knha"), ("lm", "z")])
 def test_egger_regression_test(metafor, bcg, model, test) -> None:
-    r = metafor.run(f"""x <- regtest(rma(yi, vi, data=dat, test='{test}'), model='{model}')
-        out <- list(stat=x$zval, p=x$pval, b=x$est, lb=x$ci.lb, ub=x$ci.ub)""", bcg)
+    r = metafor.run(
+        f"""x <- regtest(rma(yi, vi, data=dat, test='{test}'), model='{model}')
+        out <- list(stat=x$zval, p=x$pval, b=x$est, lb=x$ci.lb, ub=x$ci.ub)""",
+        bcg,
+    )
     ours = egger_test(meta_analysis(bcg.yi, bcg.vi, test=test), model=model)
     assert ours.test.value == pytest.approx(r["stat"][0], abs=TOL)
     assert ours.test.p == pytest.approx(r["p"][0], abs=TOL)
@@ -61,12 +106,23 @@ def test_egger_regression_test(metafor, bcg, model, test) -> None:
 @pytest.mark.parametrize("dataset", ["bcg", "normand"])
 def test_trim_and_fill(metafor, bcg, dataset) -> None:
     if dataset == "normand":
-        data = escalc("SMD", metafor.dataset("dat.normand1999"), m1i="m1i", sd1i="sd1i", n1i="n1i",
-                      m2i="m2i", sd2i="sd2i", n2i="n2i")[["yi", "vi"]]
+        data = escalc(
+            "SMD",
+            metafor.dataset("dat.normand1999"),
+            m1i="m1i",
+            sd1i="sd1i",
+            n1i="n1i",
+            m2i="m2i",
+            sd2i="sd2i",
+            n2i="n2i",
+        )[["yi", "vi"]]
     else:
         data = bcg[["yi", "vi"]]
-    r = metafor.run("""x <- trimfill(rma(yi, vi, data=dat))
-        out <- list(k0=x$k0, right=as.numeric(x$side == 'right'), b=x$beta, se=x$se, tau2=x$tau2, yi=x$yi)""", data)
+    r = metafor.run(
+        """x <- trimfill(rma(yi, vi, data=dat))
+        out <- list(k0=x$k0, right=as.numeric(x$side == 'right'), b=x$beta, se=x$se, tau2=x$tau2, yi=x$yi)""",
+        data,
+    )
     ours = trim_and_fill(meta_analysis(data.yi, data.vi, test="knha"))
     assert ours.k0 == r["k0"][0] and (ours.side == "right") == bool(r["right"][0])
     assert ours.result.estimate == pytest.approx(r["b"][0], abs=TOL)

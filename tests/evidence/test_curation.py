@@ -13,8 +13,8 @@ import re
 
 import pandas as pd
 import pytest
-
 from conftest import real_seeds, requires_seeds
+
 from mbtevidence.evidence import load_evidence, load_schema
 from mbtevidence.paths import EVIDENCE_DIR as DEFAULT_EVIDENCE_DIR
 
@@ -25,7 +25,7 @@ def squeeze(text: str) -> str:
 
 
 def printed_numbers(text: str) -> list[float]:
-    words = {w: i + 1 for i, w in enumerate("one two three four five six seven eight nine ten eleven twelve".split())}
+    words = {w: i + 1 for i, w in enumerate(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"])}
     words |= {"once": 1, "twice": 2}
     numbers = [abs(float(t.replace(",", "."))) for t in re.findall(r"\d*[.,]?\d+", text)]
     numbers += [float(words[w]) for w in re.findall(r"[a-z]+", text.lower()) if w in words]
@@ -43,8 +43,11 @@ def data_numbers(table: str, row: pd.Series) -> dict[str, float]:
     columns = load_schema()["tables"][table]["columns"]
     skip = {"timepoint_months", "baseline_months", "year"}
     derived = str(row.get("derived_columns") or "").replace(" ", "").split(",")
-    return {c: float(row[c]) for c, spec in columns.items()
-            if spec["type"] in ("number", "integer") and c not in skip and c not in derived and not pd.isna(row[c])}
+    return {
+        c: float(row[c])
+        for c, spec in columns.items()
+        if spec["type"] in ("number", "integer") and c not in skip and c not in derived and not pd.isna(row[c])
+    }
 
 
 TABLES = ["studies", "arms", "effects", "fidelity", "overlap"]
@@ -63,11 +66,14 @@ def test_every_row_reread_against_its_source(evidence, table) -> None:
             if pd.isna(row[column]):
                 continue
             for segment in row[column].split(" [...] "):
-                assert squeeze(segment) in text, f"{table} row {i + 2}: {column} segment not in {row.source}: {segment[:60]}"
+                assert squeeze(segment) in text, (
+                    f"{table} row {i + 2}: {column} segment not in {row.source}: {segment[:60]}"
+                )
             printed += printed_numbers(row[column])
         for column, value in data_numbers(table, row).items():
-            assert any(abs(abs(value) - p) < 1e-9 for p in printed), \
+            assert any(abs(abs(value) - p) < 1e-9 for p in printed), (
                 f"{table} row {i + 2}: {column}={value} not printed in its quotes"
+            )
 
 
 def test_derived_numbers_say_how_and_are_right(evidence) -> None:
@@ -100,8 +106,16 @@ def test_the_dutch_day_hospital_cohort_is_one_sample(evidence) -> None:
 def test_scope_of_the_curation(evidence) -> None:
     """Issue #3's floor: the named studies, >= 10 independent samples, three settings with records."""
     studies = set(evidence.studies.study)
-    assert {"Bales2012", "Bales2015", "Bales2017reorg", "Bales2017impl", "Hutsebaut2012", "Smits2022",
-            "Folmo2020", "Bateman1999"} <= studies
+    assert {
+        "Bales2012",
+        "Bales2015",
+        "Bales2017reorg",
+        "Bales2017impl",
+        "Hutsebaut2012",
+        "Smits2022",
+        "Folmo2020",
+        "Bateman1999",
+    } <= studies
     assert any(s.startswith("Lof") for s in studies)
     assert evidence.arms.sample_id.nunique() >= 10
     settings = set(evidence.records.setting)
@@ -111,7 +125,10 @@ def test_scope_of_the_curation(evidence) -> None:
 
 def test_dosage_and_implementation_fields_are_filled_where_printed(evidence) -> None:
     arms = evidence.arms.set_index(["study", "arm"])
-    assert arms.loc[("Bales2017reorg", "PRE-REORG"), "fidelity_rating"] > arms.loc[("Bales2017reorg", "REORG"), "fidelity_rating"]
+    assert (
+        arms.loc[("Bales2017reorg", "PRE-REORG"), "fidelity_rating"]
+        > arms.loc[("Bales2017reorg", "REORG"), "fidelity_rating"]
+    )
     assert arms.loc[("Smits2022", "MBT-DH"), "days_per_week"] > arms.loc[("Smits2022", "MBT-IOP"), "days_per_week"]
     assert arms.loc[("Bales2012", "MBT-DH"), "planned_duration_months"] == 18
     assert arms.loc[("Bales2012", "MBT-DH"), "hours_per_day"] == 4.5

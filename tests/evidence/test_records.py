@@ -11,21 +11,47 @@ from mbtevidence.evidence import evidence_effect_sizes
 
 
 def _record(**fields) -> dict:
-    base = dict(effect_id="x", lower_is_better=True, secondary_report=False, ri=None, precalc_positive=None,
-                precalc_metric=None, precalc_design=None, mean_pre=None, mean_arm1=None, event_arm1=None,
-                prop_n=None, prop_events=None)
+    base = dict(
+        effect_id="x",
+        lower_is_better=True,
+        secondary_report=False,
+        ri=None,
+        precalc_positive=None,
+        precalc_metric=None,
+        precalc_design=None,
+        mean_pre=None,
+        mean_arm1=None,
+        event_arm1=None,
+        prop_n=None,
+        prop_events=None,
+    )
     return base | fields
 
 
 def test_evidence_effect_sizes_orient_improvement_positive() -> None:
-    records = pd.DataFrame([
-        _record(effect_id="prepost", mean_pre=1.72, sd_pre=0.61, mean_post=1.02, sd_post=0.55, n_post=40),
-        _record(effect_id="reported", precalc_es=-0.9, precalc_metric="d", precalc_design="within",
-                precalc_positive="deterioration", precalc_n=40),
-        _record(effect_id="gaf", lower_is_better=False, mean_pre=45.0, sd_pre=6.0, mean_post=58.0,
-                sd_post=8.0, n_post=30),
-        _record(effect_id="slope", precalc_es=0.3, precalc_metric="b", precalc_design="regression", precalc_n=30),
-    ])
+    records = pd.DataFrame(
+        [
+            _record(effect_id="prepost", mean_pre=1.72, sd_pre=0.61, mean_post=1.02, sd_post=0.55, n_post=40),
+            _record(
+                effect_id="reported",
+                precalc_es=-0.9,
+                precalc_metric="d",
+                precalc_design="within",
+                precalc_positive="deterioration",
+                precalc_n=40,
+            ),
+            _record(
+                effect_id="gaf",
+                lower_is_better=False,
+                mean_pre=45.0,
+                sd_pre=6.0,
+                mean_post=58.0,
+                sd_post=8.0,
+                n_post=30,
+            ),
+            _record(effect_id="slope", precalc_es=0.3, precalc_metric="b", precalc_design="regression", precalc_n=30),
+        ]
+    )
     es = evidence_effect_sizes(records, ri=0.5).set_index("effect_id")
     expected = escalc("SMCR", m1i=[1.02], m2i=[1.72], sd1i=[0.61], ni=[40], ri=[0.5])
     assert es.loc["prepost", "yi"] == pytest.approx(-expected.yi[0])

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import minimal_tables, requires_seeds, write_evidence
+
 from mbtevidence.evidence import EvidenceError, load_evidence, validate
 from mbtevidence.paths import EVIDENCE_DIR as DEFAULT_EVIDENCE_DIR
 
@@ -43,12 +43,26 @@ def test_minimal_evidence_is_valid(minimal: Path, seeds: Path) -> None:
         ("effects", 1, {"prop_percent": "111"}, "effects.csv:3 prop_percent='111': must be <= 100"),
         ("effects", 2, {"precalc_ci_low": "1.30"}, "effects.csv:4 precalc_es='1.21': estimate outside its CI"),
         ("effects", 0, {"prop_n": "45"}, "effects.csv:2 data block='prepost+proportion': exactly one data block"),
-        ("effects", 0, {"mean_pre": "", "sd_pre": "", "mean_post": "", "sd_post": "", "n_post": ""},
-         "effects.csv:2 data block='none': exactly one data block"),
+        (
+            "effects",
+            0,
+            {"mean_pre": "", "sd_pre": "", "mean_post": "", "sd_post": "", "n_post": ""},
+            "effects.csv:2 data block='none': exactly one data block",
+        ),
         ("effects", 0, {"sd_post": ""}, "effects.csv:2 sd_post='': required by data block prepost"),
-        ("effects", 1, {"prop_events": ""}, "effects.csv:3 prop_events/prop_percent='': data block proportion needs one of"),
+        (
+            "effects",
+            1,
+            {"prop_events": ""},
+            "effects.csv:3 prop_events/prop_percent='': data block proportion needs one of",
+        ),
         ("effects", 1, {"prop_events": "50"}, "effects.csv:3 prop_events='50': more events than prop_n=45"),
-        ("effects", 0, {"outcome_construct": "happiness"}, "effects.csv:2 outcome_construct='happiness': not in vocabulary"),
+        (
+            "effects",
+            0,
+            {"outcome_construct": "happiness"},
+            "effects.csv:2 outcome_construct='happiness': not in vocabulary",
+        ),
         ("effects", 0, {"lower_is_better": "true"}, "effects.csv:2 lower_is_better='true': must be yes or no"),
         ("effects", 0, {"instrument": ""}, "effects.csv:2 instrument='': required value is empty"),
         ("effects", 1, {"effect_id": "Demo2012.GSI.18m"}, "effects.csv:3 effect_id='Demo2012.GSI.18m': duplicate id"),
@@ -56,15 +70,38 @@ def test_minimal_evidence_is_valid(minimal: Path, seeds: Path) -> None:
         ("effects", 0, {"study": "Nobody2000"}, "effects.csv:2 study='Nobody2000': study not in studies table"),
         ("effects", 0, {"arm": "MBT-IOP"}, "effects.csv:2 arm='MBT-IOP': arm not in arms table"),
         ("effects", 0, {"sample_id": "other"}, "effects.csv:2 sample_id='other': differs from the arm's sample_id"),
-        ("effects", 2, {"precalc_design": "between"}, "effects.csv:4 precalc_n_arm1='': a between-group reported effect"),
+        (
+            "effects",
+            2,
+            {"precalc_design": "between"},
+            "effects.csv:4 precalc_n_arm1='': a between-group reported effect",
+        ),
         ("effects", 2, {"precalc_positive": ""}, "effects.csv:4 precalc_positive='': say what a positive"),
-        ("effects", 2, {"precalc_metric": "p_only"}, "effects.csv:4 precalc_es='1.21': precalc_metric p_only goes with"),
-        ("effects", 2, {"precalc_es": "", "precalc_ci_low": "", "precalc_ci_high": ""},
-         "effects.csv:4 precalc_es='': precalc_metric p_only goes with an empty precalc_es"),
+        (
+            "effects",
+            2,
+            {"precalc_metric": "p_only"},
+            "effects.csv:4 precalc_es='1.21': precalc_metric p_only goes with",
+        ),
+        (
+            "effects",
+            2,
+            {"precalc_es": "", "precalc_ci_low": "", "precalc_ci_high": ""},
+            "effects.csv:4 precalc_es='': precalc_metric p_only goes with an empty precalc_es",
+        ),
         ("effects", 2, {"precalc_n": "", "precalc_n_arm1": "40"}, "effects.csv:4 precalc_n_arm1='40': arm n are for"),
-        ("effects", 0, {"mean_post": "0.97"}, "effects.csv:2 mean_post='0.97': number does not appear in the record's quote"),
-        ("effects", 0, {"quote": "The mean GSI fell from 1.72 (SD 0.61) to 0.98"},
-         "effects.csv:2 quote='The mean GSI fell from 1.72 (SD 0.61) to 0.98': quote not found verbatim in seed.txt"),
+        (
+            "effects",
+            0,
+            {"mean_post": "0.97"},
+            "effects.csv:2 mean_post='0.97': number does not appear in the record's quote",
+        ),
+        (
+            "effects",
+            0,
+            {"quote": "The mean GSI fell from 1.72 (SD 0.61) to 0.98"},
+            "effects.csv:2 quote='The mean GSI fell from 1.72 (SD 0.61) to 0.98': quote not found verbatim in seed.txt",
+        ),
         ("effects", 0, {"source": "missing.txt"}, "effects.csv:2 source='missing.txt': no such source file"),
         ("arms", 0, {"study": "Nobody2000"}, "arms.csv:2 study='Nobody2000': study not in studies table"),
         ("arms", 0, {"setting": "hospital"}, "arms.csv:2 setting='hospital': not in vocabulary setting"),
@@ -100,8 +137,10 @@ def test_unknown_and_missing_columns(tmp_path, seeds, minimal) -> None:
 
 
 def test_conflict_flag_turns_plausibility_into_warning(tmp_path, seeds) -> None:
-    quote = ("The mean GSI fell from 1.72 (SD 0.61) at baseline to 0.98 (SD 0.55) at 18 months (n = 40). [...] "
-             "Effect size d = 1.21 (95% CI 0.75 to 1.66).")
+    quote = (
+        "The mean GSI fell from 1.72 (SD 0.61) at baseline to 0.98 (SD 0.55) at 18 months (n = 40). [...] "
+        "Effect size d = 1.21 (95% CI 0.75 to 1.66)."
+    )
     folder = broken(tmp_path, "effects", 2, precalc_es="1.72", quote=quote, conflict="yes", notes="CI as printed")
     report = validate(folder, seeds)
     assert report.ok, report.render()
@@ -115,8 +154,11 @@ def test_all_problems_reported_at_once_without_traceback(tmp_path, seeds) -> Non
     tables["effects"][1].update(outcome_construct="happiness")
     tables["arms"][0].update(days_per_week="9")
     folder = write_evidence(tmp_path / "many", tables)
-    run = subprocess.run([sys.executable, "-m", "mbtevidence", "validate", str(folder), "--seeds", str(seeds)],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "mbtevidence", "validate", str(folder), "--seeds", str(seeds)],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 1
     assert "Traceback" not in run.stdout + run.stderr
     for expected in ("n_post='0'", "sd_pre='-1'", "outcome_construct='happiness'", "days_per_week='9'"):
@@ -140,7 +182,9 @@ def test_missing_sources_skip_the_quote_check_once(minimal, tmp_path) -> None:
 def test_decimal_commas_and_number_words_count_as_printed() -> None:
     from mbtevidence.evidence.provenance import quote_numbers
 
-    assert {0.79, 86.6, 2.0, 1.0, 4.5} <= quote_numbers("d = 0,79 and 86,6; twice a week, one group, four and a half hours")
+    assert {0.79, 86.6, 2.0, 1.0, 4.5} <= quote_numbers(
+        "d = 0,79 and 86,6; twice a week, one group, four and a half hours"
+    )
 
 
 def test_load_evidence_raises_with_the_report(tmp_path, seeds) -> None:
@@ -169,8 +213,7 @@ def test_bundled_evidence_validates_without_sources(tmp_path) -> None:
 
 
 def test_readme_column_reference_is_generated_from_schema() -> None:
-    from mbtevidence.evidence import load_schema
-    from mbtevidence.evidence import schema_markdown
+    from mbtevidence.evidence import load_schema, schema_markdown
 
     readme = (DEFAULT_EVIDENCE_DIR / "README.md").read_text(encoding="utf-8")
     assert schema_markdown(load_schema()) in readme, "run: mbtevidence schema-doc and paste into evidence/README.md"
