@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..paths import EVIDENCE_DIR
+from .programmes import records_with_programmes
 from .reading import Problem, read_table, typed_frame
 from .schema import load_schema
 from .validation import EvidenceError, ValidationReport, Validator
@@ -53,19 +54,9 @@ class Evidence:
 
     @cached_property
     def records(self) -> pd.DataFrame:
-        """Effect records joined with their study and arm (arm columns keep their names), plus
-        Metapsy's ``time_weeks`` = timepoint_months x 52/12."""
-        arms = self.arms.drop(
-            columns=[
-                c
-                for c in ("source", "location", "quote", "notes", "conflict", "sample_id", "derived_columns")
-                if c in self.arms
-            ]
-        )
-        arms = arms.drop(columns=[c for c in arms.columns if c.startswith("quote")])
-        studies = self.studies[["study", "year", "country", "design", "population"]]
-        merged = self.effects.merge(arms, on=["study", "arm"], how="left").merge(studies, on="study", how="left")
-        return merged.assign(time_weeks=merged["timepoint_months"] * 52 / 12)
+        """Effect records joined with their study and programme; programme attributes follow the
+        sample across reports (see :mod:`mbtevidence.evidence.programmes`)."""
+        return records_with_programmes(self.effects, self.arms, self.tables["fidelity"], self.studies)
 
 
 def load_evidence(
@@ -112,26 +103,42 @@ def load_evidence(
     return Evidence(frames, report, version)
 
 
+NOT_OUTCOMES = ("dropout", "retention", "trauma", "therapeutic_alliance")
+"""Constructs that describe the sample or the process, not a treatment outcome."""
+
+
 def summary_tables(evidence: Evidence) -> dict[str, pd.DataFrame]:
-    """Compact overview: studies, independent samples, record counts per setting, construct and
-    timepoint, and each programme's dosage and implementation-quality fields."""
+    """Compact overview: studies, independent samples, record counts per setting (with the
+    samples that have a computable outcome effect), construct and timepoint, and each programme
+    period's dosage and implementation-quality numbers."""
+    from .programmes import programme_columns, programmes
+    from .records import evidence_effect_sizes
+
     records = evidence.records
+    effects = evidence_effect_sizes(records)
+    outcome = effects[effects["yi"].notna() & ~effects["outcome_construct"].isin(NOT_OUTCOMES)]
     overview = pd.DataFrame(
         {
             "count": [
                 len(evidence.studies),
+                records["study"].nunique(),
                 evidence.arms["sample_id"].nunique(),
+                outcome["sample_id"].nunique(),
                 len(evidence.arms),
                 len(records),
+                int(effects["yi"].notna().sum()),
                 int(records["secondary_report"].sum()),
                 int(records["conflict"].fillna(False).sum()),
             ]
         },
         index=[
             "studies",
+            "studies with at least one effect record",
             "independent samples",
-            "arms / programmes",
+            "independent samples with a computable outcome effect",
+            "arms / programme periods",
             "effect records",
+            "effect records with a computable effect size",
             "secondary-report records",
             "flagged (conflict) effect records",
         ],
@@ -146,38 +153,28 @@ def summary_tables(evidence: Evidence) -> dict[str, pd.DataFrame]:
     )
 
     def counts(column: str) -> pd.DataFrame:
-        return (
+        table = (
             records.groupby(column, dropna=False)
             .agg(records=("effect_id", "size"), samples=("sample_id", "nunique"), studies=("study", "nunique"))
             .sort_values("records", ascending=False)
         )
-
-    schema_columns = load_schema()["tables"]["arms"]["columns"]
-    dosage = [c for c, spec in schema_columns.items() if spec.get("group") in ("dosage", "implementation")] or [
-        c
-        for c in (
-            "n_start",
-            "planned_duration_months",
-            "days_per_week",
-            "hours_per_day",
-            "hours_per_week",
-            "individual_sessions_per_week",
-            "group_sessions_per_week",
-            "maintenance_months",
-            "mean_months_in_treatment",
-            "attendance_percent",
-            "fidelity_rating",
-            "organisational_stability",
-            "implementation_outcome",
+        with_effect = outcome.groupby(column, dropna=False)["sample_id"].nunique()
+        return table.assign(
+            **{"samples with an outcome effect": with_effect.reindex(table.index).fillna(0).astype(int)}
         )
-        if c in evidence.arms
-    ]
-    programmes = evidence.arms.set_index(["study", "arm"])[["setting", "sample_id", *dosage]]
+
+    per_setting = counts("setting")
+    arms_per_setting = evidence.arms.groupby("setting")["sample_id"].nunique()
+    per_setting = per_setting.reindex(per_setting.index.union(arms_per_setting.index)).fillna(0).astype(int)
+    per_setting["samples in the arms table"] = arms_per_setting.reindex(per_setting.index).fillna(0).astype(int)
+    table = programmes(evidence.arms, evidence.tables["fidelity"])
+    numbers = [c for c in (*programme_columns(), "fidelity_0_1") if c in table and table[c].notna().any()]
+    periods = table.set_index(["study", "arm"])[["setting", "sample_id", *numbers, "attributes_from"]]
     return {
         "overview": overview,
         "per study": per_study,
-        "programmes (dosage and implementation)": programmes.dropna(axis=1, how="all"),
-        "per setting": counts("setting"),
+        "programme periods (dosage and implementation quality)": periods,
+        "per setting": per_setting.sort_values("samples with an outcome effect", ascending=False),
         "per outcome construct": counts("outcome_construct"),
         "per timepoint (months)": counts("timepoint_months").sort_index(),
     }
