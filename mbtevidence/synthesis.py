@@ -162,6 +162,30 @@ class EvidenceSynthesis(Result):
         return "\n".join(parts + [f"Note: {n}" for n in self.notes])
 
 
+def drop_overlapping_samples(
+    rows: pd.DataFrame, overlap: pd.DataFrame, relations: tuple[str, ...] = ("same_patients", "probable_overlap")
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep one sample of every pair the overlap table links (``relation`` in ``relations``).
+
+    Of two overlapping samples the one with the larger n stays (ties: the first ``sample_id``);
+    returns the kept rows and the dropped rows with their reason.
+    """
+    kept = rows.copy()
+    dropped = []
+    pairs = overlap[overlap["relation"].isin(relations)]
+    for pair in pairs.itertuples():
+        present = kept[kept["sample_id"].isin([pair.sample_a, pair.sample_b])]
+        if present["sample_id"].nunique() < 2:
+            continue
+        order = present.assign(_n=-present["n"].fillna(0)).sort_values(["_n", "sample_id"])
+        loser = order["sample_id"].iloc[-1]
+        out = kept[kept["sample_id"] == loser]
+        reason = f"overlaps with {order['sample_id'].iloc[0]} ({pair.relation}: {pair.reason}); the larger sample kept"
+        dropped.append(out.assign(reason=reason))
+        kept = kept[kept["sample_id"] != loser]
+    return kept, pd.concat(dropped) if dropped else rows.iloc[0:0].assign(reason=None)
+
+
 def pool_evidence(
     es: pd.DataFrame,
     by: str | None = None,
@@ -170,6 +194,7 @@ def pool_evidence(
     method: str | Tau2Estimator = "REML",
     test: str = "knha",
     level: float = 95,
+    overlap: pd.DataFrame | None = None,
 ) -> EvidenceSynthesis:
     """Pool effect sizes of evidence records (from :func:`~mbtevidence.evidence.evidence_effect_sizes`).
 
@@ -186,6 +211,9 @@ def pool_evidence(
         Defaults to ITT-first with no target timepoint.
     method, test, level
         As :func:`mbtevidence.meta_analysis`.
+    overlap : DataFrame, optional
+        The evidence's overlap table (``evidence.tables["overlap"]``): a sensitivity analysis that
+        keeps one sample of each pair with the same or probably overlapping patients.
 
     Returns
     -------
@@ -206,11 +234,16 @@ def pool_evidence(
         reason="another estimate of the same sample was kept (" + rule.describe() + ")"
     )
     excluded = pd.concat([excluded, dropped])
+    notes: list[str] = []
+    if overlap is not None:
+        rows, overlapping = drop_overlapping_samples(rows, overlap)
+        excluded = pd.concat([excluded, overlapping])
+        for r in overlapping.drop_duplicates("sample_id").itertuples():
+            notes.append(f"overlap sensitivity: {r.sample_id} left out ({r.reason})")
     overall = meta_analysis(rows["yi"], rows["vi"], method, test, level, slab=rows["effect_id"])
     crit = critical_value(level, np.inf)  # each study's own CI: normal quantile
     se = np.sqrt(rows["vi"])
     rows = rows.assign(ci_low=rows["yi"] - crit * se, ci_high=rows["yi"] + crit * se, weight=overall.fit.weights)
-    notes: list[str] = []
     subgroups = None
     if by is not None:
         groups = rows[by].astype(str).nunique()
