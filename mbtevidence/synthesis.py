@@ -19,6 +19,11 @@ from .engine.results import Result
 from .engine.tau2 import Tau2Estimator
 from .evidence.records import DEFAULT_PREPOST_CORRELATION, evidence_effect_sizes
 
+PREFERRED_INSTRUMENTS = {"symptom_severity": ("GSI", "BSI")}
+"""Pre-specified instruments per construct, matched case-insensitively inside the instrument name:
+for symptom severity the Global Severity Index of the SCL-90(-R) or its short form, the BSI, the
+symptom measure most MBT trials report."""
+
 POPULATION_RANK = {
     "itt_first": {"itt": 0, "model_based_itt": 0, "not_reported": 1, "per_protocol": 2, "completers": 2},
     "completers_first": {"completers": 0, "per_protocol": 0, "not_reported": 1, "itt": 2, "model_based_itt": 2},
@@ -32,8 +37,8 @@ class SelectionRule:
     1. primary report over a secondary (cited) report of the same patients;
     2. analysis population: ``itt_first`` prefers intention-to-treat and model-based ITT over
        completers (``completers_first`` is the sensitivity alternative);
-    3. the instrument: ``instruments`` in the given order, else the instrument used by most
-       samples for the construct;
+    3. the instrument: the first of ``instruments`` (or of :data:`PREFERRED_INSTRUMENTS` for the
+       construct) that occurs inside the instrument name, then the instrument used by most samples;
     4. the timepoint closest to ``target_months`` (when set);
     5. a printed n over an n that is only a bound;
     6. the largest n, then the first ``effect_id``.
@@ -53,11 +58,8 @@ class SelectionRule:
             if self.population == "itt_first"
             else "completers over intention-to-treat (sensitivity analysis)"
         )
-        instrument = (
-            f"the instruments {', '.join(self.instruments)} in that order"
-            if self.instruments
-            else "the instrument most samples used for the construct"
-        )
+        named = self.instruments or tuple(f"{k}: {' or '.join(v)}" for k, v in PREFERRED_INSTRUMENTS.items())
+        instrument = f"pre-specified instruments ({'; '.join(named)}), then the instrument most samples used"
         target = (
             f"the timepoint closest to {self.target_months:g} months"
             if self.target_months is not None
@@ -73,20 +75,24 @@ class SelectionRule:
         ranks = POPULATION_RANK[self.population]
         population = effects.get("analysis_population", pd.Series("not_reported", index=effects.index))
         usage = effects.groupby("instrument")["sample_id"].nunique()
-        preferred = {name: i for i, name in enumerate(self.instruments)}
-        instrument_rank = effects["instrument"].map(
-            lambda s: preferred.get(s, len(preferred)) if preferred else -usage.get(s, 0)
-        )
+
+        def preference(row: pd.Series) -> int:
+            patterns = self.instruments or PREFERRED_INSTRUMENTS.get(row.get("outcome_construct"), ())
+            name = str(row["instrument"]).casefold()
+            return next((i for i, p in enumerate(patterns) if p.casefold() in name), len(patterns))
+
+        preferred = effects.apply(preference, axis=1) if len(effects) else pd.Series(dtype=int)
         distance = (effects["timepoint_months"] - self.target_months).abs() if self.target_months is not None else 0.0
         ranked = effects.assign(
             _secondary=effects["secondary_report"].fillna(False).astype(bool),
             _population=population.fillna("not_reported").map(ranks).fillna(1),
-            _instrument=instrument_rank,
+            _preferred=preferred,
+            _usage=-effects["instrument"].map(usage).fillna(0),
             _distance=distance,
             _bound=effects.get("n_bound", pd.Series(False, index=effects.index)).astype(bool),
             _n=-effects["n"].fillna(0).astype(float),
         ).sort_values(
-            ["sample_id", "_secondary", "_population", "_instrument", "_distance", "_bound", "_n", "effect_id"]
+            ["sample_id", "_secondary", "_population", "_preferred", "_usage", "_distance", "_bound", "_n", "effect_id"]
         )
         helper = [c for c in ranked.columns if c.startswith("_")]
         return ranked.drop_duplicates("sample_id").drop(columns=helper).sort_index()
