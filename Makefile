@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine:
-#   make report   set up, validate the bundled evidence, render the reports into reports/
+#   make report   set up, validate the bundled evidence once, render the report set into reports/ (index.html)
 #   make test     set up, run the whole test suite (metafor reference values pinned: no R needed)
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 report: setup
-	$(PY) -m mbtevidence render --output reports --seeds $(SEEDS)
+	$(PY) -m mbtevidence render --output reports --seeds $(SEEDS) --jobs 2
 
 test: setup
 	MBTEVIDENCE_SEEDS=$(SEEDS) $(PY) -m pytest

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from mbtevidence.pooling import meta_analysis
 
 with warnings.catch_warnings():
@@ -48,9 +47,11 @@ def metafor_per_call(yi: np.ndarray, vi: np.ndarray, repeat: int) -> float | Non
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "d.csv"
         pd.DataFrame({"yi": yi, "vi": vi}).to_csv(path, index=False)
-        script = (f"suppressMessages(library(metafor)); d <- read.csv('{path}'); invisible(rma(yi, vi, data=d));"
-                  f"t <- system.time(for (i in 1:{repeat}) rma(yi, vi, data=d, method='REML', test='knha'))[['elapsed']];"
-                  f"cat(t / {repeat})")
+        script = (
+            f"suppressMessages(library(metafor)); d <- read.csv('{path}'); invisible(rma(yi, vi, data=d));"
+            f"t <- system.time(for (i in 1:{repeat}) rma(yi, vi, data=d, method='REML', test='knha'))[['elapsed']];"
+            f"cat(t / {repeat})"
+        )
         run = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True)
     return float(run.stdout) if run.returncode == 0 else None
 
@@ -68,8 +69,16 @@ def main() -> None:
             warnings.simplefilter("ignore")
             pymare = per_call(lambda: estimator.fit_dataset(Dataset(y=yi, v=vi)).summary(), args.repeat)
         metafor = metafor_per_call(yi, vi, args.repeat)
-        rows.append({"k": k, "mbtevidence (s)": ours, "PyMARE (s)": pymare, "metafor (s)": metafor,
-                     "ours/PyMARE": ours / pymare, "ours/metafor": None if metafor is None else ours / metafor})
+        rows.append(
+            {
+                "k": k,
+                "mbtevidence (s)": ours,
+                "PyMARE (s)": pymare,
+                "metafor (s)": metafor,
+                "ours/PyMARE": ours / pymare,
+                "ours/metafor": None if metafor is None else ours / metafor,
+            }
+        )
     print("REML random-effects fit, seconds per call (mbtevidence includes Q-profile CI, I² and PI):")
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.5f}"))
 

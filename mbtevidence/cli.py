@@ -1,4 +1,4 @@
-"""The ``mbtevidence`` command line: validate, summary, pool, render, schema-doc."""
+"""The ``mbtevidence`` command line: validate, summary, pool, render, schema-doc, metapsy, diff."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ import json
 import sys
 from pathlib import Path
 
+from . import cli_metapsy, paths
 from . import evidence as ev
-from . import paths
 
 
 def _validate(args: argparse.Namespace) -> int:
     report = ev.validate(args.path, args.seeds)
     if args.flagged:
-        print("\n".join(f"flagged: {f}" for f in report.flagged) or "no flagged records")
+        print("\n".join(report.flagged_lines()) or "no flagged records")
+        if not report.ok:
+            print(report.render(flagged=False))
         return 0 if report.ok else 1
     print(report.render())
     return 0 if report.ok else 1
@@ -30,7 +32,8 @@ def _summary(args: argparse.Namespace) -> int:
         return 1
     with pd.option_context("display.width", 120, "display.max_rows", 200):
         for title, table in ev.summary_tables(evidence).items():
-            print(f"== {title}\n{table.to_string()}\n")
+            lines = [ev.printable(line) for line in table.to_string().splitlines()]
+            print(f"== {title}\n" + "\n".join(lines) + "\n")
     return 0
 
 
@@ -80,8 +83,28 @@ def _pool(args: argparse.Namespace) -> int:
         frame = _read_pool_csv(args)
         options = dict(method=args.method, test=args.test, level=args.level)
         slab = frame[args.slab] if args.slab else None
+        if args.bayes:
+            if args.by or args.mods:
+                raise ValueError("--bayes pools all rows in one model: drop --by and --mods")
+            bayes = engine.bayes_meta_analysis(
+                frame[args.yi],
+                frame[args.vi],
+                tau_prior=args.tau_prior,
+                mu_prior=args.mu_prior,
+                level=args.level,
+                delta=args.delta,
+                slab=slab,
+            )
+            print(json.dumps(bayes.to_dict(), indent=2, allow_nan=False) if args.json else bayes.summary())
+            return 0
         overall = engine.meta_analysis(frame[args.yi], frame[args.vi], slab=slab, **options)
         result, text = overall.to_dict(), [overall.summary()]
+        if args.compare_methods:
+            comparison = engine.few_study_comparison(
+                overall, tau_prior=args.tau_prior, mu_prior=args.mu_prior, delta=args.delta
+            )
+            result["few_study_comparison"] = comparison.to_dict()
+            text.append(comparison.summary())
         if args.by:
             sub = engine.subgroup_analysis(frame[args.yi], frame[args.vi], frame[args.by], **options)
             result.update(sub.to_dict())
@@ -99,26 +122,20 @@ def _pool(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from papermill.exceptions import PapermillExecutionError
+    from .reports.command import render
 
-    from .reports import render_reports
-
-    report = ev.validate(args.evidence, args.seeds)
-    if not report.ok:
-        print(report.render(), file=sys.stderr)
-        return 1
-    try:
-        paths = render_reports(args.output, evidence_dir=args.evidence, seeds_dir=args.seeds)
-    except PapermillExecutionError as exc:
-        print(
-            f"mbtevidence render: a report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
-            f"(the executed notebook with the error is in {args.output})",
-            file=sys.stderr,
-        )
-        return 1
-    for path in paths:
-        print(f"wrote {path}")
-    return 0
+    return render(
+        args.output,
+        evidence_dir=args.evidence,
+        seeds_dir=args.seeds,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        show_code=args.show_code,
+        pdf=not args.no_pdf,
+        only=args.only,
+        given=[tuple(p) for p in args.parameter or []],
+        grid=args.grid,
+    )
 
 
 def _schema_doc(args: argparse.Namespace) -> int:
@@ -167,16 +184,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mods", nargs="+", help="moderator columns (meta-regression)")
     p.add_argument("--slab", help="study label column")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--bayes", action="store_true", help="Bayesian random-effects model (normal-normal, no MCMC)")
+    p.add_argument(
+        "--tau-prior",
+        default="halfnormal:0.5",
+        help="prior on tau, e.g. halfnormal:0.5, halfcauchy:0.5, "
+        "halfstudent:0.5:3, uniform:2, turner:mental-health:nonpharma-vs-placebo, rhodes:mental-health:nonpharma",
+    )
+    p.add_argument("--mu-prior", default="flat", help="prior on mu: flat or normal:MEAN:SD")
+    p.add_argument("--delta", type=float, default=None, help="clinically important difference: report P(mu > delta)")
+    p.add_argument(
+        "--compare-methods",
+        action="store_true",
+        help="add the few-study comparison: REML+z, REML+knha, REML+adhoc, DL+z and the Bayesian model",
+    )
     p.set_defaults(func=_pool)
 
-    p = sub.add_parser("render", help="validate, then execute the report notebooks and write HTML")
-    p.add_argument("--output", type=Path, default=Path("reports"))
+    p = sub.add_parser(
+        "render",
+        help="validate once, then run the report set (notebooks/reports.yaml): HTML, PDF, index",
+        description="Validate the evidence once, then execute every report of notebooks/reports.yaml with "
+        "papermill and write reports/NAME.html, .pdf and .ipynb and reports/index.html. The previous set is "
+        "replaced only when every report succeeded.",
+    )
+    p.add_argument("--output", type=Path, default=Path("reports"), help="report folder (default reports/)")
     p.add_argument("--evidence", type=Path, default=paths.EVIDENCE_DIR)
     p.add_argument("--seeds", type=Path, default=None, help=seeds_help)
+    p.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="notebook parameter for every report that declares it, e.g. -p outcome_construct depression",
+    )
+    p.add_argument("--only", action="append", metavar="REPORT", help="render only this report (name or notebook)")
+    grid_help = "the report set (default notebooks/reports.yaml)"
+    p.add_argument("--grid", type=Path, default=paths.NOTEBOOKS_DIR / "reports.yaml", help=grid_help)
+    p.add_argument("--jobs", type=int, default=1, help="reports run at the same time (default 1)")
+    p.add_argument("--timeout", type=float, default=600, help="seconds one notebook cell may run (default 600)")
+    p.add_argument("--show-code", action="store_true", help="show the notebooks' code in the HTML pages")
+    p.add_argument("--no-pdf", action="store_true", help="write no PDF")
     p.set_defaults(func=_render)
 
     p = sub.add_parser("schema-doc", help="print the column reference of evidence/README.md")
     p.set_defaults(func=_schema_doc)
+    cli_metapsy.register(sub, seeds_help)  # metapsy import|export|pool, diff
     return parser
 
 

@@ -17,3 +17,14 @@ def seeds_dir() -> Path:
     """Source texts folder: ``$MBTEVIDENCE_SEEDS`` when set and non-empty, else ``../shared/seeds``."""
     value = os.environ.get(SEEDS_ENV, "").strip()
     return Path(value) if value else DEFAULT_SEEDS_DIR
+
+
+DATA_ENV = "MBTEVIDENCE_DATA"
+DEFAULT_DATA_DIR = CHECKOUT.parent / "shared" / "data"
+
+
+def data_dir() -> Path:
+    """Published datasets folder (one subfolder per dataset, e.g. the Metapsy database):
+    ``$MBTEVIDENCE_DATA`` when set and non-empty, else ``../shared/data``."""
+    value = os.environ.get(DATA_ENV, "").strip()
+    return Path(value) if value else DEFAULT_DATA_DIR

@@ -139,7 +139,7 @@ def test_summary_shows_studies_samples_and_settings() -> None:
     for title in (
         "== overview",
         "== per study",
-        "== programmes (dosage and implementation)",
+        "== programme periods (dosage and implementation quality)",
         "== per setting",
         "== per outcome construct",
         "== per timepoint",
@@ -156,3 +156,42 @@ def test_level_outside_50_to_99_99_percent_is_refused(hand_csv, level) -> None:
 def test_adhoc_test_is_offered(hand_csv) -> None:
     d = json.loads(run("pool", str(hand_csv), "--yi", "g", "--vi", "var_g", "--test", "adhoc", "--json").stdout)
     assert d["test"] == "adhoc" and d["s2"] >= 1
+
+
+def test_pool_bayes_json_keys(hand_csv) -> None:
+    out = run(
+        "pool",
+        str(hand_csv),
+        "--yi",
+        "g",
+        "--vi",
+        "var_g",
+        "--bayes",
+        "--tau-prior",
+        "halfnormal:0.5",
+        "--mu-prior",
+        "normal:0:4",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    keys = {
+        "mu_median",
+        "mu_mean",
+        "mu_low",
+        "mu_high",
+        "tau_median",
+        "tau_low",
+        "tau_high",
+        "pi_low",
+        "pi_high",
+        "p_mu_gt_0",
+        "tau_prior",
+        "mu_prior",
+    }
+    assert keys <= set(d) and d["tau_prior"] == "halfnormal:0.5" and d["mu_low"] < d["mu_median"] < d["mu_high"]
+
+
+def test_pool_bayes_bad_prior_is_one_line(hand_csv) -> None:
+    out = run("pool", str(hand_csv), "--yi", "g", "--vi", "var_g", "--bayes", "--tau-prior", "gamma:1")
+    assert out.returncode == 2 and "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1

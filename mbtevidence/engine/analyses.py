@@ -13,10 +13,9 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .model import design_matrix, fit_model
-from .numerics import check_inputs
+from .model import design_matrix, factor_order, fit_model
+from .numerics import WeightedFit, check_inputs, chi2_sf
 from .results import SEPARATE_TAU2, MetaAnalysisResult, MetaRegressionResult, RobustResult, SubgroupResult, TestResult
 from .tau2 import Tau2Estimator
 
@@ -117,7 +116,7 @@ def subgroup_analysis(
     names = pd.Series(np.asarray(groups, dtype=object)).astype(str)
     if len(names) != len(y):
         raise ValueError(f"groups has {len(names)} values for {len(y)} effect sizes")
-    levels = sorted(names.unique(), key=lambda s: (s.casefold(), s))
+    levels = sorted(names.unique(), key=factor_order)
     if len(levels) < 2:
         raise ValueError(f"a subgroup analysis needs at least two groups; every row is in group {levels[0]!r}")
     results, estimates, se_z = {}, [], []
@@ -130,7 +129,7 @@ def subgroup_analysis(
     est, w = np.array(estimates), 1 / np.array(se_z) ** 2
     q_between = float(np.sum(w * (est - np.sum(w * est) / np.sum(w)) ** 2))
     df = len(est) - 1
-    separate = TestResult("Q", q_between, df, math.inf, float(stats.chi2.sf(q_between, df)), SEPARATE_TAU2)
+    separate = TestResult("Q", q_between, df, math.inf, chi2_sf(q_between, df), SEPARATE_TAU2)
     common = meta_regression(y, v, names.rename("group"), method, test, level)
     return SubgroupResult(results, separate, common)
 
@@ -176,12 +175,11 @@ def cluster_robust(
     n, p = len(levels), X.shape[1]
     if n <= p:
         raise ValueError(f"{n} clusters are too few for {p} coefficient(s)")
-    w = 1 / (v + fit.tau2)
-    bread = np.linalg.inv(X.T @ (w[:, None] * X))
-    scores = X * (w * (y - X @ fit.beta))[:, None]
+    wf = WeightedFit.at(y, v, fit.X, fit.tau2)
+    scores = fit.X * wf.p_y[:, None]
     per_cluster = np.zeros((n, p))
     np.add.at(per_cluster, codes, scores)
-    vb = n / (n - p) * bread @ (per_cluster.T @ per_cluster) @ bread
+    vb = n / (n - p) * wf.bread @ (per_cluster.T @ per_cluster) @ wf.bread
     notes = (
         [f"{n} clusters: cluster-robust inference is unreliable with fewer than about 10 clusters"] if n < 10 else []
     )

@@ -24,20 +24,33 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .numerics import WeightedFit, check_inputs, check_level, critical_value, generalised_q, two_sided_p, zeroin
+from .numerics import (
+    WeightedFit,
+    check_inputs,
+    check_level,
+    chi2_quantile,
+    chi2_sf,
+    critical_value,
+    generalised_q,
+    solve_levels,
+    two_sided_p,
+    working_scale,
+)
 from .tau2 import Tau2Estimator, Tau2Fit, get_estimator
 
 TESTS = ("knha", "adhoc", "z")
 FEW_STUDIES = 5
 """Below this k every result carries a note: intervals are unreliable (Cochrane Handbook 10.10.4)."""
 MIN_K_PREDICTION = 3
+EXACT_FIT_S2 = 1e-10
+"""Below this Knapp-Hartung s² the effects fit the model exactly (e.g. identical effect sizes)."""
 
 
-def _sort_key(level: str) -> tuple[str, str]:
-    """Order of factor levels as R's ``factor()`` in an English locale: case-insensitive first."""
-    return (level.casefold(), level)
+def factor_order(level: str) -> tuple[str, str]:
+    """Sort key giving the order of R's ``factor()`` levels (ICU collation, as R uses on Linux and
+    macOS): case-insensitive, and lower case before upper case where the letters are the same."""
+    return (level.casefold(), level.swapcase())
 
 
 def design_matrix(
@@ -60,7 +73,7 @@ def design_matrix(
             names.append(str(name))
             continue
         text = col.astype(str)
-        levels = sorted(text.unique(), key=_sort_key)
+        levels = sorted(text.unique(), key=factor_order)
         ref = reference.pop(str(name), levels[0])
         if ref not in levels:
             raise ValueError(f"reference level {ref!r} of moderator {name} is not among its levels {levels}")
@@ -76,22 +89,26 @@ def design_matrix(
 
 def _qprofile(y: np.ndarray, v: np.ndarray, X: np.ndarray, level: float, tau2: float) -> tuple[float, float, str]:
     """Q-profile limits for τ² (Viechtbauer 2007), searched as metafor's ``confint()`` does: in
-    [0, max(100, 10 τ̂²)] with R's root finder.  Returns the limits and a note when the upper limit
-    lies beyond the searched range."""
+    [0, max(100, 10 τ̂²)] with R's root finder, in the working unit of
+    :func:`~mbtevidence.engine.numerics.working_scale` (so the limits scale with the data).  Returns
+    the limits and a note when the upper limit lies beyond the searched range."""
     k, p = X.shape
+    unit = working_scale(v) ** 2
+    q = generalised_q(y / math.sqrt(unit), v / unit, X)
     alpha = 1 - level / 100
-    crit_u, crit_l = stats.chi2.ppf(1 - alpha / 2, k - p), stats.chi2.ppf(alpha / 2, k - p)
-    upper = max(100.0, 10 * tau2)
-    q_min, q_max = generalised_q(0.0, y, v, X), generalised_q(upper, y, v, X)
+    crit_u, crit_l = chi2_quantile(1 - alpha / 2, k - p), chi2_quantile(alpha / 2, k - p)
+    upper = max(100.0, 10 * tau2 / unit)
+    q_min, q_max = (float(x) for x in q(np.array([0.0, upper])))
     if q_min < crit_l:
         return 0.0, 0.0, ""
-    note = ""
-    if q_max > crit_l:
-        high, note = upper, f"the upper Q-profile limit of tau² lies above {upper:g} (searched range)"
-    else:
-        high = zeroin(lambda t: generalised_q(t, y, v, X) - crit_l, 0.0, upper)
-    low = 0.0 if q_min < crit_u else zeroin(lambda t: generalised_q(t, y, v, X) - crit_u, 0.0, upper)
-    return low, high, note
+    # the upper limit solves Q(τ²) = crit_l, the lower Q(τ²) = crit_u; both searches run together
+    search_high, search_low = q_max <= crit_l, q_min >= crit_u
+    levels = [crit_l] * search_high + [crit_u] * search_low
+    roots = iter(solve_levels(q, levels, 0.0, upper, (q_min, q_max)))
+    high = next(roots) if search_high else upper
+    low = next(roots) if search_low else 0.0
+    note = "" if search_high else f"the upper Q-profile limit of tau² lies above {upper * unit:g} (searched range)"
+    return low * unit, high * unit, note
 
 
 @dataclass
@@ -135,6 +152,11 @@ class ModelFit:
         return self.has_heterogeneity and self.method != "EE"
 
     @property
+    def exact_fit(self) -> bool:
+        """Knapp-Hartung with s² ≈ 0: the effects fit the model exactly, so Var(β̂) = 0 (see notes)."""
+        return self.test == "knha" and self.s2 < EXACT_FIT_S2
+
+    @property
     def se(self) -> np.ndarray:
         return np.sqrt(np.diag(self.vb))
 
@@ -147,7 +169,7 @@ class ModelFit:
 
     @property
     def qe_p(self) -> float:
-        return float(stats.chi2.sf(self.qe, self.k - self.n_coef)) if self.has_heterogeneity else math.nan
+        return chi2_sf(self.qe, self.k - self.n_coef) if self.has_heterogeneity else math.nan
 
     @property
     def i2(self) -> float:
@@ -220,7 +242,7 @@ def _few_study_notes(k: int, n_coef: int, test: str, s2: float, is_random: bool)
             f"k = {k} < {FEW_STUDIES}: between-study variance and intervals are poorly estimated "
             f"with so few studies; compare methods (few_study_comparison) before reading a finding"
         )
-    if test == "knha" and k > n_coef and s2 < 1:
+    if test == "knha" and k > n_coef and EXACT_FIT_S2 <= s2 < 0.99:
         notes.append(
             f"Knapp-Hartung scaling s² = {s2:.3g} < 1 narrows the interval below the z interval; "
             f"test='adhoc' truncates s² at 1"
@@ -228,6 +250,22 @@ def _few_study_notes(k: int, n_coef: int, test: str, s2: float, is_random: bool)
     if is_random and k < MIN_K_PREDICTION:
         notes.append(f"no prediction interval for k = {k} < {MIN_K_PREDICTION}: it would be uninformative")
     return notes
+
+
+def _exact_fit_note(wf: WeightedFit, s2: float, level: float, df: int) -> str:
+    """Knapp-Hartung with effects that fit the model exactly (s² ≈ 0), and the ad hoc alternative."""
+    omnibus = "" if wf.X.shape[1] == 1 else "; the test of moderators is undefined"
+    note = (
+        f"the effect sizes fit the model exactly (Knapp-Hartung s² = {s2:.2g}): standard errors are 0, "
+        f"intervals have zero width and t statistics are infinite (as in metafor{omnibus}); "
+        f"test='adhoc' truncates s² at 1"
+    )
+    if wf.X.shape[1] == 1:
+        se = math.sqrt(wf.bread[0, 0])
+        half = critical_value(level, df) * se
+        est = float(wf.beta[0])
+        note += f" and gives SE {se:.4f}, {level:g}% CI [{est - half:.4f}, {est + half:.4f}]"
+    return note
 
 
 def fit_model(
@@ -243,14 +281,15 @@ def fit_model(
     """Fit the (mixed-effects) meta-analytic model; see the module docstring for conventions."""
     y, v = check_inputs(yi, vi)
     level = check_level(level)
-    X = np.ones((len(y), 1)) if X is None else np.asarray(X, dtype=float)
+    X = np.ones((len(y), 1)) if X is None else np.asfortranarray(X, dtype=float)
     names = names or ["intrcpt"]
     if test not in TESTS:
         raise ValueError(f"unknown test {test!r}; choose from {', '.join(TESTS)}")
     k, p = X.shape
     if k != len(y):
         raise ValueError(f"moderator matrix has {k} rows for {len(y)} effect sizes")
-    if np.linalg.matrix_rank(X) < p:
+    full_rank = bool(np.any(X)) if p == 1 else np.linalg.matrix_rank(X) == p
+    if not full_rank:
         raise ValueError("moderators are collinear (the model matrix is not of full rank)")
     notes: list[str] = []
     estimator = get_estimator(method)
@@ -276,6 +315,8 @@ def fit_model(
     v_typical = (k - p) / fe.trace_p() if k > p else math.nan
     is_random = k > p and tfit.method != "EE"
     notes += _few_study_notes(k, p, test, s2, is_random)
+    if test == "knha" and s2 < EXACT_FIT_S2:
+        notes.append(_exact_fit_note(wf, s2, level, k - p))
     return ModelFit(
         y,
         v,

@@ -14,12 +14,10 @@ Stat 30(3), for the forms of P):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cached_property
+from collections.abc import Callable, Generator
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 UNIROOT_TOL = np.finfo(float).eps ** 0.25
 """R's ``uniroot()`` default tolerance, used so PM estimates and Q-profile limits equal metafor's."""
@@ -60,54 +58,113 @@ def check_level(level: float) -> float:
 def critical_value(level: float, df: float) -> float:
     """Two-sided quantile for a ``level``% interval: t(df), or the normal quantile when df is inf."""
     q = 1 - (1 - level / 100) / 2
-    return float(stats.norm.ppf(q)) if math.isinf(df) else float(stats.t.ppf(q, df))
+    return float(special.ndtri(q)) if math.isinf(df) else float(special.stdtrit(df, q))
 
 
 def two_sided_p(statistic: np.ndarray | float, df: float) -> np.ndarray:
     """Two-sided p value of a z (df = inf) or t(df) statistic."""
-    stat = np.abs(np.asarray(statistic, dtype=float))
-    return 2 * (stats.norm.sf(stat) if math.isinf(df) else stats.t.sf(stat, df))
+    stat = -np.abs(np.asarray(statistic, dtype=float))
+    return 2 * (special.ndtr(stat) if math.isinf(df) else special.stdtr(df, stat))
 
 
-@dataclass
+def ratio(numerator: np.ndarray | float, denominator: np.ndarray | float) -> np.ndarray:
+    """numerator / denominator, ±inf for a zero denominator and NaN for 0/0, without warnings (a
+    statistic over a standard error of 0; the model's notes say why)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.true_divide(numerator, denominator)
+
+
+# scipy.special's distribution functions are the ones scipy.stats calls, without its per-call overhead
+def chi2_sf(x: float, df: float) -> float:
+    """P(χ²(df) > x)."""
+    return float(special.chdtrc(df, x))
+
+
+def chi2_quantile(q: float, df: float) -> float:
+    """The q-quantile of χ²(df)."""
+    return float(2 * special.gammaincinv(df / 2, q))
+
+
+def f_sf(x: float, df1: float, df2: float) -> float:
+    """P(F(df1, df2) > x)."""
+    return float(special.fdtrc(df1, df2, x))
+
+
+def working_scale(v: np.ndarray) -> float:
+    """The unit in which τ² is searched: 1 when s = √mean(v) lies in [0.01, 100], else the power of
+    ten nearest to s.
+
+    Fisher scoring stops at an absolute step (1e-5) and root searches at an absolute tolerance, as
+    in metafor; on effects far from unit scale that makes estimates depend on the units (effects of
+    size 1e-6 would give garbage).  Searching y/u, v/u² and scaling τ² back by u² fixes that, while
+    data on an ordinary scale are fitted exactly as metafor fits them.  Because u is a power of ten,
+    a change of units by a power of ten (×1e-6, ×1e4) changes τ² and its limits by exactly c² for
+    data with s in [0.32, 3.2); otherwise by c² to within metafor's own tolerances.
+    """
+    spread = math.sqrt(float(np.mean(v)))
+    return 1.0 if 1e-2 <= spread <= 1e2 else 10.0 ** round(math.log10(spread))
+
+
 class WeightedFit:
-    """Weighted least squares of y on X with weights w = 1/(v + τ²), and the P-quantities in O(k p²)."""
+    """Weighted least squares of y on X with weights w = 1/(v + τ²), and the P-quantities in O(k p²).
 
-    y: np.ndarray
-    X: np.ndarray
-    w: np.ndarray
+    Only k-vectors, k × p and p × p matrices are formed (X is best stored column-major, as
+    :func:`~mbtevidence.engine.model.fit_model` does); with one column (p = 1) the p × p inverse is a
+    division.  The fit is computed on construction (every caller needs β̂ and y'Py); the leverages
+    on first use.  A Q-profile or a leave-one-out loop makes many such fits, so they are kept lean.
+
+    Attributes
+    ----------
+    bread : ndarray
+        B = (X'WX)⁻¹ (p × p).
+    beta, residuals : ndarray
+        β̂ = BX'Wy and r = y - Xβ̂.
+    p_y : ndarray
+        Py = W r.
+    rss : float
+        y'Py = Σ w r².
+    """
+
+    __slots__ = ("y", "X", "w", "bread", "beta", "residuals", "p_y", "rss", "_leverage")
+
+    def __init__(self, y: np.ndarray, X: np.ndarray, w: np.ndarray) -> None:
+        self.y, self.X, self.w = y, X, w
+        if X.shape[1] == 1:  # vector operations: BLAS matrix products with a unit dimension are slow
+            x = X[:, 0]
+            wx = w * x
+            bread = 1.0 / float(wx @ x)
+            self.bread = np.array([[bread]])
+            self.beta = np.array([bread * float(wx @ y)])
+            self.residuals = y - x * self.beta[0]
+        else:
+            xw = X.T * w
+            self.bread = np.linalg.inv(xw @ X)
+            self.beta = self.bread @ (xw @ y)
+            self.residuals = y - X @ self.beta
+        self.p_y = w * self.residuals
+        self.rss = float(self.p_y @ self.residuals)
+        self._leverage: np.ndarray | None = None
 
     @classmethod
     def at(cls, y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float) -> WeightedFit:
         return cls(y, X, 1.0 / (v + tau2))
 
-    @cached_property
-    def bread(self) -> np.ndarray:
-        """B = (X'WX)⁻¹."""
-        return np.linalg.inv(self.X.T @ (self.w[:, None] * self.X))
+    def _cross(self, d: np.ndarray | float) -> np.ndarray:
+        """X'DX for diagonal D (p × p)."""
+        if self.X.shape[1] == 1:
+            x = self.X[:, 0]
+            return np.array([[float((x * d) @ x)]])
+        return (self.X.T * d) @ self.X
 
-    @cached_property
-    def beta(self) -> np.ndarray:
-        return self.bread @ (self.X.T @ (self.w * self.y))
-
-    @cached_property
-    def residuals(self) -> np.ndarray:
-        return self.y - self.X @ self.beta
-
-    @cached_property
-    def rss(self) -> float:
-        """y'Py = Σ w r²."""
-        return float(np.sum(self.w * self.residuals**2))
-
-    @cached_property
+    @property
     def leverage(self) -> np.ndarray:
         """g_i = w_i x_i'Bx_i, the diagonal of the hat matrix X B X'W."""
-        return self.w * np.einsum("ij,jk,ik->i", self.X, self.bread, self.X)
-
-    @cached_property
-    def p_y(self) -> np.ndarray:
-        """Py = W r."""
-        return self.w * self.residuals
+        if self._leverage is None:
+            if self.X.shape[1] == 1:
+                self._leverage = self.w * self.bread[0, 0] * self.X[:, 0] ** 2
+            else:
+                self._leverage = self.w * np.einsum("ij,ij->i", self.X @ self.bread, self.X)
+        return self._leverage
 
     def trace_p(self, d: np.ndarray | float = 1.0) -> float:
         """tr(P D) for diagonal D."""
@@ -116,26 +173,31 @@ class WeightedFit:
     def trace_pdpd(self, d1: np.ndarray | float = 1.0, d2: np.ndarray | float = 1.0) -> float:
         """tr(P D₁ P D₂) for diagonal D₁, D₂ (see the module docstring)."""
         w2 = self.w**2
-        a = self.X.T @ ((w2 * d1)[:, None] * self.X) if np.ndim(d1) else d1 * (self.X.T @ (w2[:, None] * self.X))
-        b = self.X.T @ ((w2 * d2)[:, None] * self.X) if np.ndim(d2) else d2 * (self.X.T @ (w2[:, None] * self.X))
-        g = self.leverage
-        return float(np.sum(w2 * d1 * d2) - 2 * np.sum(g * w2 * d1 * d2) + np.trace(self.bread @ a @ self.bread @ b))
+        w2d = w2 * d1 * d2
+        ba = self.bread @ self._cross(w2 * d1)
+        bb = ba if d2 is d1 else self.bread @ self._cross(w2 * d2)
+        return float(np.sum(w2d) - 2 * (self.leverage @ w2d) + np.sum(ba * bb.T))
 
 
-def generalised_q(tau2: float, y: np.ndarray, v: np.ndarray, X: np.ndarray) -> float:
-    """Q(τ²) = y'P(τ²)y = Σ w_i (y_i - x_i'β̂)², the weighted residual sum of squares at τ²."""
-    w = 1.0 / (v + tau2)
-    xw = X.T * w
-    beta = np.linalg.solve(xw @ X, xw @ y)
-    return float(np.sum(w * (y - X @ beta) ** 2))
+def generalised_q(y: np.ndarray, v: np.ndarray, X: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Q(τ²) = y'P(τ²)y = Σ w_i (y_i - x_i'β̂)², the weighted residual sum of squares at τ², as a
+    function of an array of τ² values.  Root searches evaluate it many times, so it is specialised
+    once for the design: for an intercept-only model β̂ is the weighted mean, and all τ² values are
+    evaluated in one pass over the data."""
+    if X.shape[1] == 1 and bool(np.all(X == 1.0)):
+
+        def q_intercept(tau2: np.ndarray) -> np.ndarray:
+            w = 1.0 / (v + np.asarray(tau2, dtype=float)[:, None])
+            r = y - ((w @ y) / w.sum(axis=1))[:, None]
+            return np.einsum("ij,ij->i", w, r * r)
+
+        return q_intercept
+    return lambda tau2: np.array([WeightedFit.at(y, v, X, float(t)).rss for t in np.atleast_1d(tau2)])
 
 
-def zeroin(f: Callable[[float], float], a: float, b: float, tol: float = UNIROOT_TOL, max_iter: int = 1000) -> float:
-    """Root of ``f`` in [a, b] by Brent's zeroin (Forsythe, Malcolm & Moler 1977), the algorithm
-    behind R's ``uniroot()``, stopping at R's default tolerance so that PM estimates and Q-profile
-    limits equal metafor's to the last digit rather than only to ``tol``."""
+def _zeroin_steps(a: float, b: float, fa: float, fb: float, tol: float, max_iter: int) -> Generator[float, float, float]:
+    """Brent's zeroin as a coroutine: yields each point to evaluate, is sent f there, returns the root."""
     eps = np.finfo(float).eps
-    fa, fb = f(a), f(b)
     if fa == 0:
         return a
     if fb == 0:
@@ -169,7 +231,45 @@ def zeroin(f: Callable[[float], float], a: float, b: float, tol: float = UNIROOT
             new_step = tol_act if new_step > 0 else -tol_act
         a, fa = b, fb
         b += new_step
-        fb = f(b)
+        fb = yield b
         if (fb > 0 and fc > 0) or (fb < 0 and fc < 0):
             c, fc = a, fa
     raise ValueError("root search did not converge")
+
+
+def solve_levels(
+    q: Callable[[np.ndarray], np.ndarray],
+    levels: list[float],
+    a: float,
+    b: float,
+    q_ab: tuple[float, float] | None = None,
+    tol: float = UNIROOT_TOL,
+    max_iter: int = 1000,
+) -> list[float]:
+    """Roots t_j in [a, b] of q(t) = levels[j], each found by Brent's zeroin (Forsythe, Malcolm &
+    Moler 1977), the algorithm behind R's ``uniroot()``, stopping at R's default tolerance so that
+    PM estimates and Q-profile limits equal metafor's to the last digit rather than only to ``tol``.
+
+    The searches run in lockstep: each round evaluates q once, at the current point of every
+    unfinished search (``q`` maps an array of points to an array of values).  ``q_ab`` passes q(a)
+    and q(b) when the caller has them already.
+    """
+    q_a, q_b = (float(x) for x in (q_ab if q_ab is not None else q(np.array([a, b]))))
+    searches = [_zeroin_steps(a, b, q_a - c, q_b - c, tol, max_iter) for c in levels]
+    roots: list[float | None] = [None] * len(levels)
+    points: dict[int, float] = {}
+    for j, search in enumerate(searches):
+        try:
+            points[j] = next(search)
+        except StopIteration as done:
+            roots[j] = float(done.value)
+    while points:
+        active = list(points)
+        values = q(np.array([points[j] for j in active]))
+        for j, value in zip(active, values):
+            try:
+                points[j] = searches[j].send(float(value) - levels[j])
+            except StopIteration as done:
+                roots[j] = float(done.value)
+                del points[j]
+    return [float(r) for r in roots]  # type: ignore[arg-type]

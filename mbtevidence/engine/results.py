@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .model import ModelFit
-from .numerics import critical_value, two_sided_p
+from .numerics import chi2_sf, critical_value, f_sf, ratio, two_sided_p
 from .text import clean, conventions, fmt, fmt_p, frame_text, heterogeneity_lines, notes_lines
 
 
@@ -82,7 +81,7 @@ class MetaAnalysisResult(Result):
 
     @property
     def test(self) -> TestResult:
-        stat = self.estimate / self.se
+        stat = float(ratio(self.estimate, self.se))
         name = "z" if self.fit.test == "z" else "t"
         return TestResult(name, stat, self.fit.df, math.inf, float(self.fit.pvalues(np.array([stat]))[0]))
 
@@ -146,7 +145,7 @@ class MetaAnalysisResult(Result):
             "",
             "Model Results:",
             "",
-            f"estimate = {fmt(d['estimate'])}, se = {fmt(d['se'])}, {stat} = {fmt(d['stat'])}, "
+            f"estimate = {fmt(d['estimate'])}, se = {fmt(d['se'])}, {stat} = {fmt(self.test.value)}, "
             f"p = {fmt_p(d['p'])}, {fit.level:g}% CI [{fmt(d['ci_low'])}, {fmt(d['ci_high'])}]",
         ]
         if d["pi_low"] is not None:
@@ -166,7 +165,7 @@ class MetaRegressionResult(Result):
     def coefficients(self) -> pd.DataFrame:
         fit = self.fit
         se = fit.se
-        stat = fit.beta / se
+        stat = ratio(fit.beta, se)
         return pd.DataFrame(
             {
                 "estimate": fit.beta,
@@ -185,11 +184,13 @@ class MetaRegressionResult(Result):
         fit = self.fit
         idx = [fit.names.index(t) for t in (terms or fit.names[1:])]
         b = fit.beta[idx]
-        qm = float(b @ np.linalg.solve(fit.vb[np.ix_(idx, idx)], b))
         m = len(idx)
+        if fit.exact_fit:  # Var(β̂) = 0: undefined, as metafor's NA (see the notes)
+            return TestResult("F", math.nan, m, fit.df, math.nan)
+        qm = float(b @ np.linalg.solve(fit.vb[np.ix_(idx, idx)], b))
         if fit.test != "z":
-            return TestResult("F", qm / m, m, fit.df, float(stats.f.sf(qm / m, m, fit.df)))
-        return TestResult("QM", qm, m, math.inf, float(stats.chi2.sf(qm, m)))
+            return TestResult("F", qm / m, m, fit.df, f_sf(qm / m, m, fit.df))
+        return TestResult("QM", qm, m, math.inf, chi2_sf(qm, m))
 
     @property
     def notes(self) -> list[str]:
@@ -314,7 +315,7 @@ class RobustResult(Result):
 
     def to_frame(self) -> pd.DataFrame:
         se = np.sqrt(np.diag(self.vb))
-        stat = self.fit.beta / se
+        stat = ratio(self.fit.beta, se)
         crit = critical_value(self.fit.level, self.df)
         return pd.DataFrame(
             {

@@ -18,15 +18,15 @@ Refits never compute Q-profile limits (they are computed only when asked for).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from .analyses import meta_analysis, meta_regression
-from .model import ModelFit, fit_model
-from .numerics import WeightedFit, critical_value
+from .model import EXACT_FIT_S2, ModelFit, fit_model
+from .numerics import WeightedFit, critical_value, ratio, two_sided_p
 from .results import MetaAnalysisResult, MetaRegressionResult, Result, TestResult, labels
 from .text import clean, fmt, frame_text, notes_lines
 
@@ -43,7 +43,7 @@ def _refit(fit: ModelFit, keep: np.ndarray) -> ModelFit:
 def _row(fit: ModelFit) -> dict[str, float]:
     """Pooled-row quantities without the Q-profile (estimate, CI, τ², I², H², Q)."""
     se = float(fit.se[0])
-    stat = float(fit.beta[0]) / se
+    stat = float(ratio(fit.beta[0], se))
     half = fit.crit * se
     return {
         "k": fit.k,
@@ -68,6 +68,7 @@ class TableResult(Result):
     title: str
     table: pd.DataFrame
     fit: ModelFit
+    notes: list[str] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         return self.table
@@ -83,10 +84,25 @@ class TableResult(Result):
             "test": self.fit.test,
             "level": self.fit.level,
             "rows": rows,
+            "notes": list(self.notes),
         }
 
     def summary(self) -> str:
-        return "\n".join([f"{self.title} (tau² {self.fit.method}, test {self.fit.test})", frame_text(self.table)])
+        head = f"{self.title} (tau² {self.fit.method}, test {self.fit.test})"
+        return "\n".join([head, frame_text(self.table)] + notes_lines(self.notes))
+
+
+def _exact_fit_notes(
+    fits: list[ModelFit], rows: str, consequence: str = "standard errors are 0 and t statistics infinite there"
+) -> list[str]:
+    """A note when some refits fit their data exactly under Knapp-Hartung (s² ≈ 0)."""
+    exact = sum(f.exact_fit for f in fits)
+    if not exact:
+        return []
+    return [
+        f"{exact} of {len(fits)} {rows}: the effect sizes fit the model exactly (Knapp-Hartung s² ≈ 0), so "
+        f"{consequence} (test='adhoc' truncates s² at 1)"
+    ]
 
 
 def leave_one_out(result: MetaAnalysisResult) -> TableResult:
@@ -94,9 +110,9 @@ def leave_one_out(result: MetaAnalysisResult) -> TableResult:
     fit = result.fit
     if fit.k < 2:
         raise ValueError("leave-one-out needs k >= 2")
-    rows = [_row(_refit(fit, np.arange(fit.k) != i)) for i in range(fit.k)]
-    table = pd.DataFrame(rows, index=pd.Index(labels(result.slab, fit.k), name="omitted"))
-    return TableResult("Leave-one-out analysis", table, fit)
+    fits = [_refit(fit, np.arange(fit.k) != i) for i in range(fit.k)]
+    table = pd.DataFrame([_row(f) for f in fits], index=pd.Index(labels(result.slab, fit.k), name="omitted"))
+    return TableResult("Leave-one-out analysis", table, fit, _exact_fit_notes(fits, "leave-one-out fits"))
 
 
 def influence(result: MetaAnalysisResult | MetaRegressionResult, slab: object = None) -> TableResult:
@@ -113,20 +129,27 @@ def influence(result: MetaAnalysisResult | MetaRegressionResult, slab: object = 
     if k < 2:
         raise ValueError("influence diagnostics need k >= 2")
     hat = WeightedFit.at(full.y, full.v, full.X, full.tau2).leverage
-    vb_inv = np.linalg.inv(full.vb)
-    rows = []
+    # Var(β̂) = 0 when the effects fit exactly: Cook's distance and covariance ratio are undefined
+    vb_inv = np.full_like(full.vb, np.nan) if full.exact_fit else np.linalg.inv(full.vb)
+    det_full = math.nan if full.exact_fit else float(np.linalg.det(full.vb))
+    rows, subs = [], []
     for i in range(k):
         sub = _refit(full, np.arange(k) != i)
+        subs.append(sub)
         x_i = full.X[i]
         delpred = float(x_i @ sub.beta)
         dfb = full.beta - sub.beta
+        # a refit that fits exactly has s² ≈ 0: its residual ratios are rounding noise, so undefined
         rows.append(
             {
-                "rstudent": (full.y[i] - delpred)
-                / math.sqrt(sub.s2 * (full.v[i] + sub.tau2) + float(x_i @ sub.vb @ x_i)),
-                "dffits": (float(x_i @ full.beta) - delpred) / math.sqrt(sub.s2 * hat[i] * (sub.tau2 + full.v[i])),
+                "rstudent": math.nan
+                if sub.exact_fit
+                else (full.y[i] - delpred) / math.sqrt(sub.s2 * (full.v[i] + sub.tau2) + float(x_i @ sub.vb @ x_i)),
+                "dffits": math.nan
+                if sub.exact_fit
+                else (float(x_i @ full.beta) - delpred) / math.sqrt(sub.s2 * hat[i] * (sub.tau2 + full.v[i])),
                 "cook_d": float(dfb @ vb_inv @ dfb),
-                "cov_r": float(np.linalg.det(sub.vb) / np.linalg.det(full.vb)),
+                "cov_r": float(np.linalg.det(sub.vb)) / det_full,
                 "tau2_del": sub.tau2,
                 "qe_del": sub.qe,
                 "hat": hat[i],
@@ -134,9 +157,11 @@ def influence(result: MetaAnalysisResult | MetaRegressionResult, slab: object = 
             }
         )
     names = getattr(result, "slab", None) if slab is None else slab
-    return TableResult(
-        "Influence diagnostics", pd.DataFrame(rows, index=pd.Index(labels(names, k), name="study")), full
-    )
+    notes = _exact_fit_notes(subs, "fits without one study", "rstudent and dffits are undefined there")
+    if full.exact_fit:
+        notes.append("the full model fits exactly (s² ≈ 0): Cook's distances and covariance ratios are undefined")
+    table = pd.DataFrame(rows, index=pd.Index(labels(names, k), name="study"))
+    return TableResult("Influence diagnostics", table, full, notes)
 
 
 def cumulative(result: MetaAnalysisResult, order: object = None) -> TableResult:
@@ -144,13 +169,12 @@ def cumulative(result: MetaAnalysisResult, order: object = None) -> TableResult:
     fit = result.fit
     names = np.array(labels(result.slab, fit.k), dtype=object)
     idx = np.arange(fit.k) if order is None else np.argsort(np.asarray(order), kind="stable")
-    rows = [
-        _row(fit_model(fit.y[idx[: j + 1]], fit.v[idx[: j + 1]], method=fit.method, test=fit.test, level=fit.level))
+    fits = [
+        fit_model(fit.y[idx[: j + 1]], fit.v[idx[: j + 1]], method=fit.method, test=fit.test, level=fit.level)
         for j in range(fit.k)
     ]
-    return TableResult(
-        "Cumulative meta-analysis", pd.DataFrame(rows, index=pd.Index(list(names[idx]), name="added")), fit
-    )
+    table = pd.DataFrame([_row(f) for f in fits], index=pd.Index(list(names[idx]), name="added"))
+    return TableResult("Cumulative meta-analysis", table, fit, _exact_fit_notes(fits, "cumulative fits"))
 
 
 @dataclass
@@ -162,15 +186,17 @@ class EggerResult(Result):
     limit_estimate: float
     limit_ci: tuple[float, float]
     k: int
+    undefined_because: str = ""
 
     @property
     def notes(self) -> list[str]:
+        notes = [self.undefined_because] if self.undefined_because else []
         if self.k < FEW_FOR_SMALL_STUDY_TESTS:
-            return [
+            notes.append(
                 f"k = {self.k} < {FEW_FOR_SMALL_STUDY_TESTS}: small-study tests have too little power to be "
                 f"interpreted (Cochrane Handbook 13.3.5.4)"
-            ]
-        return []
+            )
+        return notes
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -218,40 +244,41 @@ class EggerResult(Result):
 
 
 def egger_test(result: MetaAnalysisResult, model: str = "rma") -> EggerResult:
-    """Egger's regression test with the standard error √v_i as predictor."""
+    """Egger's regression test with the standard error √v_i as predictor.
+
+    When the effects lie exactly on the regression line (Knapp-Hartung or residual s² ≈ 0) the
+    test is undefined: NaN, with the reason in the notes (metafor reports an infinite statistic
+    from rounding noise).
+    """
     fit = result.fit
     y, v = fit.y, fit.v
     if fit.k < 3:
         raise ValueError("Egger's test needs k >= 3")
+    if np.ptp(v) == 0:
+        raise ValueError(f"Egger's test needs differing standard errors; all {fit.k} studies have vi = {v[0]:g}")
+    if model not in ("rma", "lm"):
+        raise ValueError("model must be 'rma' or 'lm'")
     sei = pd.DataFrame({"sei": np.sqrt(v)})
     if model == "rma":
         reg = meta_regression(y, v, sei, fit.method, fit.test, fit.level)
         coef = reg.coefficients
-        test = TestResult(
-            "z" if fit.test == "z" else "t",
-            float(coef.loc["sei", "stat"]),
-            reg.fit.df,
-            math.inf,
-            float(coef.loc["sei", "p"]),
-        )
-        return EggerResult(
-            "rma",
-            test,
-            float(coef.loc["intrcpt", "estimate"]),
-            (float(coef.loc["intrcpt", "ci_low"]), float(coef.loc["intrcpt", "ci_high"])),
-            fit.k,
-        )
-    if model != "lm":
-        raise ValueError("model must be 'rma' or 'lm'")
-    wf = WeightedFit(y, np.column_stack([np.ones(len(y)), sei["sei"]]), 1 / v)
-    df = len(y) - 2
-    se = np.sqrt(np.diag(wf.bread) * wf.rss / df)
-    stat = wf.beta / se
-    crit = critical_value(fit.level, df)
-    test = TestResult("t", float(stat[1]), float(df), math.inf, float(2 * stats.t.sf(abs(stat[1]), df)))
-    return EggerResult(
-        "lm", test, float(wf.beta[0]), (float(wf.beta[0] - crit * se[0]), float(wf.beta[0] + crit * se[0])), fit.k
-    )
+        name, df, exact = ("z" if fit.test == "z" else "t"), reg.fit.df, reg.fit.exact_fit
+        stat, p = float(coef.loc["sei", "stat"]), float(coef.loc["sei", "p"])
+        limit = float(coef.loc["intrcpt", "estimate"])
+        limit_ci = (float(coef.loc["intrcpt", "ci_low"]), float(coef.loc["intrcpt", "ci_high"]))
+    else:
+        wf = WeightedFit(y, np.column_stack([np.ones(len(y)), sei["sei"]]), 1 / v)
+        name, df = "t", float(len(y) - 2)
+        exact = wf.rss / df < EXACT_FIT_S2
+        se = np.sqrt(np.diag(wf.bread) * wf.rss / df)
+        stat = float(ratio(wf.beta[1], se[1]))
+        p = float(two_sided_p(stat, df))
+        crit = critical_value(fit.level, df)
+        limit, limit_ci = float(wf.beta[0]), (float(wf.beta[0] - crit * se[0]), float(wf.beta[0] + crit * se[0]))
+    if exact:
+        reason = "the effect sizes lie exactly on the regression line (s² ≈ 0): the test is undefined"
+        return EggerResult(model, TestResult(name, math.nan, df, math.inf, math.nan), limit, limit_ci, fit.k, reason)
+    return EggerResult(model, TestResult(name, stat, df, math.inf, p), limit, limit_ci, fit.k)
 
 
 @dataclass
@@ -284,7 +311,8 @@ def trim_and_fill(
     k0 = max(0, round((4 S_r - k(k+1)) / (2k - 1))), S_r the sum of the signed ranks of the
     positive centred values; iterate trimming the k0 most extreme studies until k0 is stable,
     then mirror them around the trimmed estimate and refit.  ``filled_test="z"`` (default) refits
-    the filled data with a z test as metafor 3.8 does; ``"same"`` uses the result's own test.
+    the filled data with a z test as metafor 3.8 does; ``"same"`` uses the result's own test.  When
+    no study is missing (k0 = 0) the result is the model as given, as in metafor.
     """
     fit = result.fit
     y0, v0, method = fit.y, fit.v, fit.method
@@ -293,6 +321,8 @@ def trim_and_fill(
         raise ValueError("trim and fill needs k >= 3")
     if filled_test not in ("z", "same"):
         raise ValueError("filled_test must be 'z' (metafor) or 'same'")
+    if side is None and np.ptp(v0) == 0:
+        raise ValueError("trim and fill cannot tell the side when all studies have the same variance; give side='left' or 'right'")
     if side is None:
         slope = meta_regression(y0, v0, pd.DataFrame({"sei": np.sqrt(v0)}), method, "z").fit.beta[1]
         side = "right" if slope < 0 else "left"
@@ -320,5 +350,7 @@ def trim_and_fill(
             "filled": [False] * k + [True] * k0,
         }
     )
+    if k0 == 0:
+        return TrimFillResult(0, side, filled, result)
     test = "z" if filled_test == "z" else fit.test
     return TrimFillResult(k0, side, filled, meta_analysis(filled["yi"], filled["vi"], method, test, fit.level))

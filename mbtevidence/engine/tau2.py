@@ -17,9 +17,10 @@ SJ       τ₀² y'P(τ₀²)y / (k-p), τ₀² = Σ(y-ȳ)²/k                  
 =======  ==============================================================  ==========================
 
 ML and REML start from HE and stop at metafor's rule |Δ| <= 1e-5, so they reproduce metafor's
-output; a fit that does not converge falls back to DL and says so.  Effects on a tiny scale are
-rescaled internally (y / s, v / s² with s the SD of y) so the stopping rule and root searches are
-scale-invariant; τ² is scaled back.
+output; a fit that does not converge falls back to DL and says so.  Effects far from unit scale
+are rescaled internally (y / u, v / u², u a power of ten, see
+:func:`~mbtevidence.engine.numerics.working_scale`) so the stopping rule and root searches do not
+depend on the units; τ² is scaled back.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .numerics import WeightedFit, generalised_q, zeroin
+from .numerics import WeightedFit, generalised_q, solve_levels, working_scale
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,11 @@ class Tau2Estimator(ABC):
 
     def fit(self, y: np.ndarray, v: np.ndarray, X: np.ndarray) -> Tau2Fit:
         """Estimate τ², rescaling effects whose spread is far from 1 (see the module docstring)."""
-        spread = float(np.sqrt(np.mean(v)))
-        if 1e-3 <= spread <= 1e3:
+        scale = working_scale(v)
+        if scale == 1.0:
             return self._fit(y, v, X)
-        scaled = self._fit(y / spread, v / spread**2, X)
-        return Tau2Fit(scaled.tau2 * spread**2, scaled.se * spread**2, scaled.method, scaled.note)
+        scaled = self._fit(y / scale, v / scale**2, X)
+        return Tau2Fit(scaled.tau2 * scale**2, scaled.se * scale**2, scaled.method, scaled.note)
 
     @abstractmethod
     def _fit(self, y: np.ndarray, v: np.ndarray, X: np.ndarray) -> Tau2Fit: ...
@@ -88,10 +89,15 @@ class Hedges(Tau2Estimator):
 
     name = "HE"
 
+    @staticmethod
+    def _estimate(ols: WeightedFit, v: np.ndarray) -> float:
+        k, p = ols.X.shape
+        return max(0.0, (ols.rss - ols.trace_p(v)) / (k - p))
+
     def _fit(self, y, v, X):
         k, p = X.shape
         ols = WeightedFit(y, X, np.ones_like(y))
-        tau2 = max(0.0, (ols.rss - ols.trace_p(v)) / (k - p))
+        tau2 = self._estimate(ols, v)
         se = math.sqrt((2 * ols.trace_pdpd(v, v) + 4 * tau2 * ols.trace_p(v) + 2 * tau2**2 * (k - p)) / (k - p) ** 2)
         return Tau2Fit(tau2, se, self.name)
 
@@ -116,7 +122,7 @@ class _Likelihood(Tau2Estimator):
         return (py @ py - np.sum(wf.w)) / np.sum(wf.w**2)
 
     def _fit(self, y, v, X):
-        tau2 = Hedges()._fit(y, v, X).tau2
+        tau2 = Hedges._estimate(WeightedFit(y, X, np.ones_like(y)), v)
         for _ in range(self.max_iter):
             step = self._step(WeightedFit.at(y, v, X, tau2))
             while tau2 + step < 0:
@@ -152,14 +158,16 @@ class PauleMandel(Tau2Estimator):
     def _fit(self, y, v, X):
         k, p = X.shape
         target = k - p
-        if generalised_q(0.0, y, v, X) < target:
+        q = generalised_q(y, v, X)
+        q_zero = float(q(np.zeros(1))[0])
+        if q_zero < target:
             tau2 = 0.0
         else:
             mad = 1.4826 * float(np.median(np.abs(y - np.median(y))))
             upper = max(100.0, 10 * mad**2)
-            while generalised_q(upper, y, v, X) > target:
+            while (q_upper := float(q(np.array([upper]))[0])) > target:
                 upper *= 10
-            tau2 = zeroin(lambda t: generalised_q(t, y, v, X) - target, 0.0, upper)
+            (tau2,) = solve_levels(q, [target], 0.0, upper, (q_zero, q_upper))
         w = 1 / (v + tau2)
         return Tau2Fit(tau2, math.sqrt(2 * k**2 / (k - p) / np.sum(w) ** 2), self.name)
 

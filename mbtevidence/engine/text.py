@@ -32,7 +32,10 @@ def clean(value: object) -> object:
 
 
 def fmt(x: float | None, digits: int = 4) -> str:
-    return "NA" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+    """Fixed decimals; NA for missing or NaN, Inf for infinite (as R prints them)."""
+    if x is None or math.isnan(x):
+        return "NA"
+    return ("Inf" if x > 0 else "-Inf") if math.isinf(x) else f"{x:.{digits}f}"
 
 
 def fmt_p(x: float | None) -> str:

@@ -1,6 +1,6 @@
 """The evidence layer: schema, reading and validation, provenance, typed tables, record -> effect size."""
 
-from .reading import Problem, RawTable, read_table
+from .reading import Problem, RawTable, parse_number, printable, read_table
 from .records import DEFAULT_PREPOST_CORRELATION, data_block, evidence_effect_sizes
 from .schema import block_names, filled_blocks, load_schema, schema_markdown
 from .tables import Evidence, content_hash, load_evidence, summary_tables
@@ -21,6 +21,8 @@ __all__ = [
     "filled_blocks",
     "load_evidence",
     "load_schema",
+    "parse_number",
+    "printable",
     "read_table",
     "schema_markdown",
     "summary_tables",

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .schema import load_schema
 
-PROVENANCE_COLUMNS = ("source", "location", "notes", "conflict", "derived_columns")
+PROVENANCE_COLUMNS = ("source", "location", "notes", "conflict", "derived_columns", "provenance_kind", "dataset_row_id")
 
 
 def programme_columns(schema: dict | None = None) -> list[str]:

@@ -94,10 +94,11 @@ def load_evidence(
         validator = Validator(folder, None if seeds_dir is None else Path(seeds_dir), schema)
         report = validator.run()
         raw = dict(validator.tables)
-    if not report.ok or any(t is None for t in raw.values()):
+    read = {name: table for name, table in raw.items() if table is not None}
+    if not report.ok or len(read) < len(raw):
         raise EvidenceError(report)
     frames = {
-        name: typed_frame(raw[name], spec["columns"]) if name in raw else pd.DataFrame(columns=list(spec["columns"]))
+        name: typed_frame(read[name], spec["columns"]) if name in read else pd.DataFrame(columns=list(spec["columns"]))
         for name, spec in schema["tables"].items()
     }
     return Evidence(frames, report, version)

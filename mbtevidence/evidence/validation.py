@@ -1,28 +1,45 @@
 """Validation of an evidence folder against its schema.  Read-only; every problem at once.
 
-Rules come from ``evidence/schema.json``: column types, vocabularies and limits; table keys and
+Rules come from ``evidence/schema.json``: column types, vocabularies and limits (one cell at a
+time: :func:`~mbtevidence.evidence.cells.cell_problem`); ``min_rows``; table keys and
 ``foreign_keys``; the effect records' data blocks; provenance (every ``quote``-type column is
-verbatim in the row's source and every number of the row is printed in one of its quotes, except
-columns the row lists in ``derived_columns``).  ``conflict=yes`` documents a disagreement inside a
-source: it turns an estimate-outside-its-CI finding into a warning, never an impossible value.
+verbatim in the row's source, and every number of the row is printed in one of its quotes, except
+columns the row lists in ``derived_columns``).
+``conflict=yes`` documents a disagreement inside a source: it turns an estimate-outside-its-CI
+finding into a warning, never an impossible value.
+
+A table that cannot be read, or whose header does not match the schema, is reported once: its
+rows are not checked record by record, and references to it are not checked (one note says so),
+so real defects do not drown in knock-on errors.
 """
 
 from __future__ import annotations
 
-import math
-import re
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..paths import data_dir
 from ..paths import seeds_dir as default_seeds_dir
-from .provenance import SourceTexts, number_is_printed, quote_numbers
-from .reading import Problem, RawTable, read_table
-from .schema import NUMERIC_TYPES, filled_blocks, load_schema, quote_columns
+from .cells import cell_problem
+from .datasets import check_dataset_provenance
+from .provenance import SourceTexts, check_quotes
+from .reading import Problem, RawTable, parse_number, printable, read_table
+from .schema import filled_blocks, load_schema, quote_columns
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
-P_PATTERN = re.compile(r"^([<>]=?)?\s*(\d*\.?\d+(?:[eE]-?\d+)?)$")
-UNCHECKED_NUMBERS = {"timepoint_months", "baseline_months", "year"}
-"""Numbers that locate a record rather than report a result (not required to be in the quote)."""
+DUPLICATE_IDENTITY = (
+    "study",
+    "arm",
+    "comparator_arm",
+    "outcome_construct",
+    "instrument",
+    "timepoint_months",
+    "baseline_months",
+    "analysis",
+    "precalc_metric",
+    "precalc_design",
+)
+"""Columns (with the data block) that make two effect records the same record."""
 
 
 @dataclass
@@ -44,16 +61,19 @@ class ValidationReport:
 
     def counts(self) -> str:
         warnings = sum(p.severity == "warning" for p in self.problems)
-        return (
+        return printable(
             f"{len(self.errors)} error(s), {warnings} warning(s), {len(self.flagged)} flagged record(s); "
             f"quote check: {self.quote_check}"
         )
 
+    def flagged_lines(self) -> list[str]:
+        """One terminal-safe line per flagged record."""
+        return [printable(f"flagged: {f}") for f in self.flagged]
+
     def render(self, flagged: bool = True) -> str:
+        """Problems in file and row order (file-level ones first), flagged records, counts."""
         ordered = sorted(self.problems, key=lambda p: (p.file, p.row or 0))
-        lines = [str(p) for p in ordered]
-        lines += [f"flagged: {f}" for f in self.flagged] if flagged else []
-        return "\n".join(lines + [self.counts()])
+        return "\n".join([str(p) for p in ordered] + (self.flagged_lines() if flagged else []) + [self.counts()])
 
 
 class EvidenceError(Exception):
@@ -73,113 +93,163 @@ class Validator:
         self.schema = schema or load_schema()
         self.problems: list[Problem] = []
         self.tables: dict[str, RawTable] = {}
+        self.checked: set[str] = set()
+        """Tables read with a header matching the schema: their records are checked."""
+        self._unreferable: set[str] = set()
+        self._bad_cells: set[tuple[str, int, str]] = set()
 
     def _add(
         self, table: RawTable, i: int | None, column: str | None, value: str | None, rule: str, severity: str = "error"
     ) -> None:
-        row = None if i is None else table.row_number(i)
-        self.problems.append(Problem(str(table.path), row, column, value, rule, severity))
+        row, line = (None, None) if i is None else (table.row_number(i), table.text_line(i))
+        self.problems.append(Problem(str(table.path), row, column, value, rule, severity, line))
 
-    def _columns(self, name: str) -> dict:
-        return self.schema["tables"][name]["columns"]
+    def _add_unless_bad(self, table: RawTable, i: int, column: str, value: str, rule: str) -> None:
+        """Report a provenance problem, unless the cell already broke a cell rule (one error per cell)."""
+        if (table.name, i, column) not in self._bad_cells:
+            self._add(table, i, column, value, rule)
+
+    def _path(self, name: str) -> Path:
+        return self.dir / self.schema["tables"][name]["file"]
 
     @staticmethod
     def _flagged(row: dict[str, str]) -> bool:
         return row.get("conflict", "").lower() == "yes"
 
-    # -- cells ---------------------------------------------------------------------------
-    def _check_cell(self, table: RawTable, i: int, column: str, spec: dict, value: str) -> None:
-        kind = spec["type"]
-        if value == "":
-            if spec.get("required"):
-                self._add(table, i, column, value, "required value is empty")
-            return
-        if kind == "id" and not ID_PATTERN.match(value):
-            self._add(table, i, column, value, "ids use letters, digits, _ . + - and no spaces")
-        elif kind == "boolean" and value.lower() not in ("yes", "no"):
-            self._add(table, i, column, value, "must be yes or no")
-        elif kind == "vocab":
-            vocab = self.schema["vocabularies"][spec["vocab"]]
-            if value not in vocab:
-                self._add(table, i, column, value, f"not in vocabulary {spec['vocab']}: {', '.join(vocab)}")
-        elif kind == "p_value":
-            match = P_PATTERN.match(value)
-            if not match:
-                self._add(table, i, column, value, "p value must be a number or <number")
-            elif not 0 <= float(match.group(2)) <= 1:
-                self._add(table, i, column, value, "p value must be in [0, 1]")
-        elif kind in NUMERIC_TYPES:
-            self._check_number(table, i, column, spec, value)
-        elif kind == "source" and ("/" in value or "\\" in value):
-            self._add(table, i, column, value, "source is a file name under the seeds folder, not a path")
-
-    def _check_number(self, table: RawTable, i: int, column: str, spec: dict, value: str) -> None:
+    @staticmethod
+    def _number(row: dict[str, str], column: str) -> float | None:
+        """The cell as a number; None when empty or not a number (the cell check reports that)."""
         try:
-            number = float(value)
+            return parse_number(row[column]) if row.get(column) else None
         except ValueError:
-            self._add(table, i, column, value, f"must be a {spec['type']} (decimal point, no units)")
-            return
-        if not math.isfinite(number):
-            self._add(table, i, column, value, "must be finite")
-        elif spec["type"] == "integer" and not number.is_integer():
-            self._add(table, i, column, value, "must be a whole number")
-        elif "min" in spec and number < spec["min"]:
-            self._add(table, i, column, value, f"must be >= {spec['min']}")
-        elif "max" in spec and number > spec["max"]:
-            self._add(table, i, column, value, f"must be <= {spec['max']}")
-        elif "exclusive_min" in spec and number <= spec["exclusive_min"]:
-            self._add(table, i, column, value, f"must be > {spec['exclusive_min']}")
+            return None
+
+    # -- tables: header, size, cells, keys --------------------------------------------------
+    def _header_matches(self, table: RawTable) -> bool:
+        """Report columns missing from the header (with the header's near-miss spelling, if any) and
+        unknown ones; whether the header has exactly the schema's columns."""
+        columns = self.schema["tables"][table.name]["columns"]
+        unknown = [c for c in table.header if c not in columns]
+        for column in (c for c in columns if c not in table.header):
+            near = [u for u in unknown if u.lower() == column.lower()] or difflib.get_close_matches(
+                column, unknown, n=1, cutoff=0.7
+            )
+            if near:
+                unknown.remove(near[0])
+            spelt = f" (the header has {near[0]!r}: column names are exact)" if near else ""
+            self._add(table, None, column, None, "column missing from header" + spelt)
+        for column in unknown:
+            self._add(table, None, column, None, f"unknown column (not in schema for {table.name})")
+        return set(table.header) == set(columns)
 
     def _check_table(self, table: RawTable) -> None:
-        columns = self._columns(table.name)
-        for column in columns:
-            if column not in table.header:
-                self._add(table, None, column, None, "column missing from header")
-        for column in table.header:
-            if column not in columns:
-                self._add(table, None, column, None, f"unknown column (not in schema for {table.name})")
+        spec = self.schema["tables"][table.name]
+        header_ok = self._header_matches(table)
+        if len(table.rows) < spec.get("min_rows", 0):
+            self._add(table, None, None, None, f"no records: at least {spec['min_rows']} row(s) below the header")
         for i, row in enumerate(table.rows):
-            for column, spec in columns.items():
-                if column in row:
-                    self._check_cell(table, i, column, spec, row[column])
+            for column, column_spec in spec["columns"].items():
+                problem = cell_problem(row[column], column_spec, self.schema) if column in row else None
+                if problem is not None:
+                    self._add(table, i, column, *problem)
+                    self._bad_cells.add((table.name, i, column))
+        if header_ok:
+            self.checked.add(table.name)
+            self._check_keys(table)
+        else:
+            self._add(table, None, None, None, "records are not checked until the header matches the schema", "info")
 
     def _check_keys(self, table: RawTable) -> None:
         key = self.schema["tables"][table.name]["key"]
         seen: dict[tuple, int] = {}
         for i, row in enumerate(table.rows):
-            value = tuple(row.get(k, "") for k in key)
+            value = tuple(row[k] for k in key)
             if value in seen:
-                self._add(
-                    table,
-                    i,
-                    "+".join(key),
-                    "/".join(value),
-                    f"duplicate id (first at row {table.row_number(seen[value])})",
-                )
+                first = table.row_number(seen[value])
+                self._add(table, i, "+".join(key), "/".join(value), f"duplicate id (first at row {first})")
             else:
                 seen[value] = i
 
+    # -- references between tables --------------------------------------------------------
+    def _referable(self, name: str) -> bool:
+        """Whether rows of table ``name`` can be looked up by key; when not, one note says why."""
+        table = self.tables.get(name)
+        key = self.schema["tables"][name]["key"]
+        if table is None:
+            why = "the file could not be read"
+        elif any(c not in table.header for c in key):
+            why = f"its header has no {' + '.join(key)}"
+        elif not table.rows:
+            why = "it has no records"
+        else:
+            return True
+        if name not in self._unreferable:
+            self._unreferable.add(name)
+            rule = f"references to {name} are not checked ({why})"
+            self.problems.append(Problem(str(self._path(name)), None, None, None, rule, "info"))
+        return False
+
     def _check_foreign_keys(self, table: RawTable) -> None:
         for fk in self.schema["tables"][table.name].get("foreign_keys", []):
-            target = self.tables.get(fk["table"])
-            if target is None:
+            if not self._referable(fk["table"]):
                 continue
             target_key = self.schema["tables"][fk["table"]]["key"]
-            known = {tuple(r.get(c, "") for c in target_key) for r in target.rows}
+            known = {tuple(r[c] for c in target_key) for r in self.tables[fk["table"]].rows}
             for i, row in enumerate(table.rows):
-                value = tuple(row.get(c, "") for c in fk["columns"])
+                value = tuple(row[c] for c in fk["columns"])
                 if all(value) and value not in known:
                     self._add(table, i, "+".join(fk["columns"]), "/".join(value), f"not in the {fk['table']} table")
 
-    # -- effects: blocks, references, duplicates, samples ----------------------------------
-    def _check_effect_row(
-        self,
-        effects: RawTable,
-        i: int,
-        row: dict[str, str],
-        arms: dict[tuple[str, str], dict[str, str]],
-        studies: set[str],
+    def _check_arms(self, arms: RawTable) -> None:
+        if self._referable("studies"):
+            studies = {r["study"] for r in self.tables["studies"].rows}
+            for i, row in enumerate(arms.rows):
+                if row["study"] and row["study"] not in studies:
+                    self._add(arms, i, "study", row["study"], "study not in studies table")
+        first: dict[str, tuple[int, dict[str, str]]] = {}
+        for i, row in enumerate(arms.rows):
+            sample = row["sample_id"]
+            if sample and sample not in first:
+                first[sample] = (i, row)
+            elif sample:
+                j, other = first[sample]
+                for column in ("condition", "setting"):
+                    if row[column] != other[column]:
+                        self._add(
+                            arms,
+                            i,
+                            column,
+                            row[column],
+                            f"sample {sample} is {other[column]!r} at row {arms.row_number(j)}: "
+                            f"one sample_id cannot span different {column}s",
+                        )
+
+    # -- effects: blocks, references, duplicates --------------------------------------------
+    def _check_effects(self, effects: RawTable) -> None:
+        studies = {r["study"] for r in self.tables["studies"].rows} if self._referable("studies") else None
+        arms = {(r["study"], r["arm"]): r for r in self.tables["arms"].rows} if self._referable("arms") else None
+        for i, row in enumerate(effects.rows):
+            self._check_blocks(effects, i, row)
+            if studies is not None and row["study"] and row["study"] not in studies:
+                self._add(effects, i, "study", row["study"], "study not in studies table")
+            if arms is not None:
+                self._check_effect_arms(effects, i, row, arms)
+        self._check_duplicates(effects)
+
+    def _check_effect_arms(
+        self, effects: RawTable, i: int, row: dict[str, str], arms: dict[tuple[str, str], dict[str, str]]
     ) -> None:
+        study = row["study"]
+        for column in ("arm", "comparator_arm"):
+            if row[column] and (study, row[column]) not in arms:
+                self._add(effects, i, column, row[column], f"arm not in arms table for study {study}")
+        arm_row = arms.get((study, row["arm"]))
+        if arm_row is not None and row["sample_id"] and arm_row["sample_id"] != row["sample_id"]:
+            self._add(
+                effects, i, "sample_id", row["sample_id"], f"differs from the arm's sample_id {arm_row['sample_id']!r}"
+            )
+
+    def _check_blocks(self, effects: RawTable, i: int, row: dict[str, str]) -> None:
         blocks = filled_blocks(row, self.schema)
         if len(blocks) != 1:
             self._add(
@@ -189,66 +259,48 @@ class Validator:
                 "+".join(blocks) or "none",
                 f"exactly one data block must be filled ({', '.join(self.schema['blocks'])})",
             )
-        else:
-            block = self.schema["blocks"][blocks[0]]
-            for column in block["required"]:
-                if not row.get(column):
-                    self._add(effects, i, column, "", f"required by data block {blocks[0]}")
-            for group in block.get("one_of", []):
-                if not any(row.get(c) for c in group):
-                    self._add(effects, i, "/".join(group), "", f"data block {blocks[0]} needs one of these")
-            if block.get("needs_comparator") and not row.get("comparator_arm"):
-                self._add(effects, i, "comparator_arm", "", f"data block {blocks[0]} compares two arms")
-            if blocks[0] == "reported":
-                self._check_reported(effects, i, row)
-            self._check_counts(effects, i, row)
-        study = row.get("study", "")
-        if study and study not in studies:
-            self._add(effects, i, "study", study, "study not in studies table")
-        for column in ("arm", "comparator_arm"):
-            arm = row.get(column, "")
-            if arm and (study, arm) not in arms:
-                self._add(effects, i, column, arm, f"arm not in arms table for study {study}")
-        arm_row = arms.get((study, row.get("arm", "")))
-        if arm_row is not None and row.get("sample_id") and arm_row.get("sample_id") != row["sample_id"]:
-            self._add(
-                effects,
-                i,
-                "sample_id",
-                row["sample_id"],
-                f"differs from the arm's sample_id {arm_row.get('sample_id')!r}",
-            )
+            return
+        block = self.schema["blocks"][blocks[0]]
+        for column in block["required"]:
+            if not row[column]:
+                self._add(effects, i, column, "", f"required by data block {blocks[0]}")
+        for group in block.get("one_of", []):
+            if not any(row[c] for c in group):
+                self._add(effects, i, "/".join(group), "", f"data block {blocks[0]} needs one of these")
+        if block.get("needs_comparator") and not row["comparator_arm"]:
+            self._add(effects, i, "comparator_arm", "", f"data block {blocks[0]} compares two arms")
+        if blocks[0] == "reported":
+            self._check_reported(effects, i, row)
+        for events, total in (("event_arm1", "totaln_arm1"), ("event_arm2", "totaln_arm2"), ("prop_events", "prop_n")):
+            count, n = self._number(row, events), self._number(row, total)
+            if count is not None and n is not None and count > n:
+                self._add(effects, i, events, row[events], f"more events than {total}={row[total]}")
 
     def _check_reported(self, effects: RawTable, i: int, row: dict[str, str]) -> None:
-        design = row.get("precalc_design")
+        design = row["precalc_design"]
         if design == "between":
             for column in ("precalc_n_arm1", "precalc_n_arm2", "comparator_arm"):
-                if not row.get(column):
+                if not row[column]:
                     self._add(effects, i, column, "", "a between-group reported effect needs both arms and their n")
-        elif design != "moderation" and (row.get("precalc_n_arm1") or row.get("precalc_n_arm2")):
+        elif design != "moderation" and (row["precalc_n_arm1"] or row["precalc_n_arm2"]):
             self._add(
                 effects,
                 i,
                 "precalc_n_arm1",
-                row.get("precalc_n_arm1", ""),
+                row["precalc_n_arm1"],
                 "arm n are for between-group or moderation effects; use precalc_n",
             )
-        if (row.get("precalc_metric") == "p_only") != (not row.get("precalc_es")):
+        if (row["precalc_metric"] == "p_only") != (not row["precalc_es"]):
             self._add(
                 effects,
                 i,
                 "precalc_es",
-                row.get("precalc_es", ""),
+                row["precalc_es"],
                 "precalc_metric p_only goes with an empty precalc_es (and a printed precalc_p)",
             )
-        if not row.get("precalc_positive"):
+        if not row["precalc_positive"]:
             self._add(effects, i, "precalc_positive", "", "say what a positive reported value means")
-        try:
-            low, est, high = (
-                float(row[c]) if row.get(c) else None for c in ("precalc_ci_low", "precalc_es", "precalc_ci_high")
-            )
-        except ValueError:
-            return
+        low, est, high = (self._number(row, c) for c in ("precalc_ci_low", "precalc_es", "precalc_ci_high"))
         if low is not None and high is not None and est is not None and not low <= est <= high:
             self._add(
                 effects,
@@ -259,135 +311,58 @@ class Validator:
                 "warning" if self._flagged(row) else "error",
             )
 
-    def _check_counts(self, effects: RawTable, i: int, row: dict[str, str]) -> None:
-        for events, total in (("event_arm1", "totaln_arm1"), ("event_arm2", "totaln_arm2"), ("prop_events", "prop_n")):
-            try:
-                if row.get(events) and row.get(total) and float(row[events]) > float(row[total]):
-                    self._add(effects, i, events, row[events], f"more events than {total}={row[total]}")
-            except ValueError:
-                pass
-
     def _check_duplicates(self, effects: RawTable) -> None:
-        identity = (
-            "study",
-            "arm",
-            "comparator_arm",
-            "outcome_construct",
-            "instrument",
-            "timepoint_months",
-            "baseline_months",
-            "analysis",
-            "precalc_metric",
-            "precalc_design",
-        )
         seen: dict[tuple, int] = {}
         for i, row in enumerate(effects.rows):
-            key = tuple(row.get(c, "") for c in identity) + tuple(filled_blocks(row, self.schema))
+            key = tuple(row[c] for c in DUPLICATE_IDENTITY) + tuple(filled_blocks(row, self.schema))
             if key in seen:
                 self._add(
                     effects,
                     i,
                     "effect_id",
-                    row.get("effect_id", ""),
+                    row["effect_id"],
                     f"duplicate record: same study, arms, outcome, timepoint, analysis and data block "
                     f"as row {effects.row_number(seen[key])} (use the analysis column to tell them apart)",
                 )
             else:
                 seen[key] = i
 
-    def _check_samples(self, arms: RawTable) -> None:
-        first: dict[str, tuple[int, dict[str, str]]] = {}
-        for i, row in enumerate(arms.rows):
-            sample = row.get("sample_id", "")
-            if not sample:
-                continue
-            if sample not in first:
-                first[sample] = (i, row)
-                continue
-            j, other = first[sample]
-            for column in ("condition", "setting"):
-                if row.get(column) != other.get(column):
-                    self._add(
-                        arms,
-                        i,
-                        column,
-                        row.get(column, ""),
-                        f"sample {sample} is {other.get(column)!r} at row {arms.row_number(j)}: "
-                        f"one sample_id cannot span different {column}s",
-                    )
-
-    # -- provenance ------------------------------------------------------------------------
+    # -- driver ----------------------------------------------------------------------------
     def _check_provenance(self, report: ValidationReport) -> None:
-        if not self.seeds_dir.is_dir():
-            report.quote_check = f"skipped (no source texts at {self.seeds_dir})"
-            self.problems.append(
-                Problem(str(self.seeds_dir), None, None, None, "quote check skipped: source texts not found", "info")
-            )
-            return
         texts = SourceTexts(self.seeds_dir)
-        separator = self.schema["quote_segment_separator"]
-        for name, table in self.tables.items():
-            columns = self._columns(name)
-            quotes = quote_columns(self.schema, name)
-            numeric = [c for c, spec in columns.items() if spec["type"] in NUMERIC_TYPES and c not in UNCHECKED_NUMBERS]
-            for i, row in enumerate(table.rows):
-                source = row.get("source", "")
-                filled = [c for c in quotes if row.get(c)]
-                if not source or not filled:
-                    continue
-                if texts.text(source) is None:
-                    self._add(table, i, "source", source, f"no such source file in {self.seeds_dir}")
-                    continue
-                printed: set[float] = set()
-                for column in filled:
-                    report.quotes_checked += 1
-                    for segment in texts.missing_segments(source, row[column], separator):
-                        self._add(
-                            table,
-                            i,
-                            column,
-                            segment[:70] + ("..." if len(segment) > 70 else ""),
-                            f"quote not found verbatim in {source}",
-                        )
-                    printed |= quote_numbers(row[column])
-                derived = {c.strip() for c in row.get("derived_columns", "").split(",")}
-                for column in numeric:
-                    value = row.get(column, "")
-                    if value and column not in derived and not number_is_printed(value, printed):
-                        self._add(table, i, column, value, "number does not appear in the record's quote")
+        named = {
+            row["source"]
+            for name, table in self.tables.items()
+            for row in table.rows
+            if row.get("source") and any(row.get(c) for c in quote_columns(self.schema, name))
+        }
+        why = texts.unusable(named)
+        if why is not None:
+            report.quote_check = f"skipped ({why})"
+            self.problems.append(Problem(str(self.seeds_dir), None, None, None, f"quote check skipped: {why}", "info"))
+            return
+        report.quotes_checked = check_quotes(self.tables, self.schema, texts, self._add_unless_bad)
         report.quote_check = f"{report.quotes_checked} quotes checked against {self.seeds_dir}"
 
-    # -- driver ----------------------------------------------------------------------------
     def run(self) -> ValidationReport:
-        report = ValidationReport()
+        """Read every table, check cells, references, records and provenance; never writes."""
+        report = ValidationReport(self.problems)
         if not self.dir.is_dir():
-            self.problems.append(Problem(str(self.dir), None, None, None, "evidence folder not found"))
-            report.problems = self.problems
+            where = "is a file, not a folder" if self.dir.exists() else "not found"
+            self.problems.append(Problem(str(self.dir), None, None, None, f"evidence folder {where}"))
             return report
         for name, spec in self.schema["tables"].items():
-            if spec.get("optional") and not (self.dir / spec["file"]).exists():
+            if spec.get("optional") and not self._path(name).exists():
                 continue
-            table = read_table(self.dir / spec["file"], name, self.problems)
+            table = read_table(self._path(name), name, self.problems)
             if table is not None:
                 self.tables[name] = table
                 self._check_table(table)
-                self._check_keys(table)
-        for table in self.tables.values():
-            self._check_foreign_keys(table)
-        studies = {r.get("study", "") for r in self.tables["studies"].rows} if "studies" in self.tables else set()
-        arms: dict[tuple[str, str], dict[str, str]] = {}
-        if "arms" in self.tables:
-            arm_table = self.tables["arms"]
-            arms = {(r.get("study", ""), r.get("arm", "")): r for r in arm_table.rows}
-            for i, row in enumerate(arm_table.rows):
-                if row.get("study") and row["study"] not in studies:
-                    self._add(arm_table, i, "study", row["study"], "study not in studies table")
-            self._check_samples(arm_table)
-        if "effects" in self.tables:
-            effects = self.tables["effects"]
-            for i, row in enumerate(effects.rows):
-                self._check_effect_row(effects, i, row, arms, studies)
-            self._check_duplicates(effects)
+        record_rules = {"arms": self._check_arms, "effects": self._check_effects}
+        for name in [n for n in self.tables if n in self.checked]:
+            self._check_foreign_keys(self.tables[name])
+            if name in record_rules:
+                record_rules[name](self.tables[name])
         for name, table in self.tables.items():
             key = self.schema["tables"][name]["key"]
             for row in table.rows:
@@ -395,7 +370,11 @@ class Validator:
                     ident = "/".join(row.get(k, "") for k in key)
                     report.flagged.append(f"{name} {ident}: {row.get('notes', '') or '(no note)'}")
         self._check_provenance(report)
-        report.problems = self.problems
+        # rows imported from a published dataset cite a dataset row instead of a quote (evidence/datasets.py)
+        checked = {name: self.tables[name] for name in self.checked}
+        folder = data_dir()
+        if skipped := check_dataset_provenance(checked, self.schema, folder, self._add):
+            self.problems.append(Problem(str(folder), None, None, None, f"dataset check skipped: {skipped}", "info"))
         return report
 
 
@@ -408,6 +387,8 @@ def validate(evidence_dir: Path | str | None = None, seeds_dir: Path | str | Non
         The folder with the CSV tables (default: the bundled ``evidence/``).
     seeds_dir : path, optional
         Source texts for the quote check (default ``$MBTEVIDENCE_SEEDS`` or ``../shared/seeds``).
+        A folder that is missing, a file, empty or without the named sources skips the check,
+        and the report says why.
 
     Returns
     -------

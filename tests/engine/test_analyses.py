@@ -119,7 +119,7 @@ def shapes(request):
     return datasets(metafor, bcg)
 
 
-@pytest.mark.parametrize("test", ["z", "knha"])
+@pytest.mark.parametrize("test", ["z", "knha", "adhoc"])
 @pytest.mark.parametrize("method", METHODS)
 def test_agrees_with_metafor_on_every_shape(metafor, shapes, method, test) -> None:
     for name, data in shapes.items():
@@ -156,7 +156,7 @@ def test_agrees_with_metafor_on_every_shape(metafor, shapes, method, test) -> No
             assert d[key] == pytest.approx(expected, abs=TOL), f"{name}: {key} ours={d[key]} metafor={expected}"
 
 
-@pytest.mark.parametrize("test", ["z", "knha"])
+@pytest.mark.parametrize("test", ["z", "knha", "adhoc"])
 @pytest.mark.parametrize("method", ["REML", "DL", "ML", "PM", "SJ"])
 def test_meta_regression_agrees_with_metafor(metafor, bcg, method, test) -> None:
     r = metafor.run(
@@ -197,7 +197,7 @@ def test_meta_regression_agrees_with_metafor(metafor, bcg, method, test) -> None
         np.testing.assert_allclose(ours, r[key], atol=TOL, err_msg=key)
 
 
-@pytest.mark.parametrize("test", ["z", "knha"])
+@pytest.mark.parametrize("test", ["z", "knha", "adhoc"])
 def test_subgroup_tests_agree_with_metafor(metafor, bcg, test) -> None:
     """Separate τ²: per-group rma() fits and the Q-between of metafor's 'comparing subgroups' recipe
     (rma(estimates, sei=wald SEs, mods = ~ group, method='FE')); common τ²: rma(mods = ~ factor(alloc))."""

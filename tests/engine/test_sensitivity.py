@@ -20,7 +20,7 @@ from mbtevidence.engine import (
 TOL = 1e-4
 
 
-@pytest.mark.parametrize("test", ["z", "knha"])
+@pytest.mark.parametrize("test", ["z", "knha", "adhoc"])
 def test_leave_one_out(metafor, bcg, test) -> None:
     r = metafor.run(
         f"""x <- leave1out(rma(yi, vi, data=dat, test='{test}'))
@@ -42,7 +42,9 @@ def test_leave_one_out(metafor, bcg, test) -> None:
         np.testing.assert_allclose(ours[column], r[key], atol=TOL, err_msg=column)
 
 
-@pytest.mark.parametrize(("test", "mods"), [("z", False), ("knha", False), ("z", True), ("knha", True)])
+@pytest.mark.parametrize(
+    ("test", "mods"), [("z", False), ("knha", False), ("adhoc", False), ("z", True), ("knha", True), ("adhoc", True)]
+)
 def test_influence_diagnostics(metafor, bcg, test, mods) -> None:
     formula = ", mods = ~ ablat" if mods else ""
     r = metafor.run(
@@ -105,6 +107,7 @@ def test_egger_regression_test(metafor, bcg, model, test) -> None:
 
 @pytest.mark.parametrize("dataset", ["bcg", "normand"])
 def test_trim_and_fill(metafor, bcg, dataset) -> None:
+    """bcg: 4 studies filled on the right; normand1999: none missing."""
     if dataset == "normand":
         data = escalc(
             "SMD",
@@ -119,13 +122,48 @@ def test_trim_and_fill(metafor, bcg, dataset) -> None:
     else:
         data = bcg[["yi", "vi"]]
     r = metafor.run(
-        """x <- trimfill(rma(yi, vi, data=dat))
+        """x <- trimfill(rma(yi, vi, data=dat, test='knha'))
         out <- list(k0=x$k0, right=as.numeric(x$side == 'right'), b=x$beta, se=x$se, tau2=x$tau2, yi=x$yi)""",
         data,
     )
-    ours = trim_and_fill(meta_analysis(data.yi, data.vi, test="knha"))
+    model = meta_analysis(data.yi, data.vi, test="knha")
+    ours = trim_and_fill(model)
     assert ours.k0 == r["k0"][0] and (ours.side == "right") == bool(r["right"][0])
+    # k0 > 0: the filled data refitted with a z test (metafor 3.8); k0 = 0: the model itself, as metafor
+    assert ours.result.fit.test == "z" if ours.k0 else ours.result is model
     assert ours.result.estimate == pytest.approx(r["b"][0], abs=TOL)
     assert ours.result.se == pytest.approx(r["se"][0], abs=TOL)
     assert ours.result.fit.tau2 == pytest.approx(r["tau2"][0], abs=TOL)
     np.testing.assert_allclose(ours.filled.yi, r["yi"], atol=TOL)
+
+
+@pytest.fixture(scope="module")
+def linde2005(metafor):
+    """St John's wort trials (metafor's dat.linde2005) with response counts, log risk ratios (metafor's example)."""
+    data = metafor.dataset("dat.linde2005").dropna(subset=["ai"]).reset_index(drop=True)
+    return escalc("RR", data, ai="ai", n1i="n1i", ci="ci", n2i="n2i")[["yi", "vi"]]
+
+
+@pytest.mark.parametrize(("test", "filled_test"), [("z", "z"), ("knha", "z"), ("knha", "same"), ("adhoc", "same")])
+def test_trim_and_fill_linde2005(metafor, linde2005, test, filled_test) -> None:
+    """DL, 9 studies filled on the left: metafor 3.8 refits the filled data with a z test whatever the
+    model's test (CI [0.053, 0.477], p = 0.014); filled_test="same" keeps the model's own test."""
+    r = metafor.run(
+        f"""x <- trimfill(rma(yi, vi, data=dat, method='DL', test='{test}'))
+        same <- rma(x$yi, x$vi, method='DL', test='{test}')
+        out <- list(k0=x$k0, b=x$beta, se=x$se, p=x$pval, lb=x$ci.lb, ub=x$ci.ub, tau2=x$tau2,
+                    sb=same$beta, sse=same$se, sp=same$pval, slb=same$ci.lb, sub=same$ci.ub)""",
+        linde2005,
+    )
+    ours = trim_and_fill(meta_analysis(linde2005.yi, linde2005.vi, method="DL", test=test), filled_test=filled_test)
+    d = ours.result.to_dict()
+    assert ours.k0 == r["k0"][0] == 9 and ours.side == "left"
+    prefix = "" if filled_test == "z" else "s"
+    expected = {"estimate": "b", "se": "se", "p": "p", "ci_low": "lb", "ci_high": "ub"}
+    for key, name in expected.items():
+        assert d[key] == pytest.approx(r[prefix + name][0], abs=TOL), key
+    assert d["test"] == ("z" if filled_test == "z" else test)
+    assert d["tau2"] == pytest.approx(r["tau2"][0], abs=TOL)
+    if filled_test == "z":
+        assert (round(d["ci_low"], 3), round(d["ci_high"], 3), round(d["p"], 3)) == (0.053, 0.477, 0.014)
+

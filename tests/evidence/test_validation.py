@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import minimal_tables, requires_seeds, write_evidence
 
-from mbtevidence.evidence import EvidenceError, load_evidence, validate
+from mbtevidence.evidence import EvidenceError, load_evidence, parse_number, read_table, validate
 from mbtevidence.paths import EVIDENCE_DIR as DEFAULT_EVIDENCE_DIR
 
 
@@ -106,7 +106,20 @@ def test_minimal_evidence_is_valid(minimal: Path, seeds: Path) -> None:
         ("arms", 0, {"study": "Nobody2000"}, "arms.csv:2 study='Nobody2000': study not in studies table"),
         ("arms", 0, {"setting": "hospital"}, "arms.csv:2 setting='hospital': not in vocabulary setting"),
         ("arms", 0, {"days_per_week": "8"}, "arms.csv:2 days_per_week='8': must be <= 7"),
-        ("studies", 0, {"year": "twenty"}, "studies.csv:2 year='twenty': must be a integer"),
+        ("studies", 0, {"year": "twenty"}, "studies.csv:2 year='twenty': must be an integer"),
+        ("effects", 0, {"n_post": "4_0"}, "effects.csv:2 n_post='4_0': must be an integer: digits 0-9"),
+        ("effects", 0, {"n_post": "2000000"}, "effects.csv:2 n_post='2000000': must be <= 1000000"),
+        (
+            "effects",
+            0,
+            {"mean_pre": "１.72"},
+            "effects.csv:2 mean_pre='１.72': must be a number: type the digits as 0-9",
+        ),
+        ("effects", 0, {"mean_pre": "nan"}, "effects.csv:2 mean_pre='nan': must be a number: leave the cell empty"),
+        ("effects", 2, {"precalc_p": "<.0_5"}, "effects.csv:4 precalc_p='<.0_5': p value must be a number or <number"),
+        ("effects", 0, {"quote": "the"}, "effects.csv:2 quote='the': too short to locate in the source"),
+        ("effects", 0, {"notes": "a\x1b[31mb"}, "effects.csv:2 notes='a\\x1b[31mb': contains the invisible control"),
+        ("studies", 0, {"source": "x" * 300}, "studies.csv:2 source='xxxx"),
     ],
 )
 def test_each_rule_fails_with_its_message(tmp_path, seeds, table, row, changes, expected) -> None:
@@ -169,14 +182,106 @@ def test_all_problems_reported_at_once_without_traceback(tmp_path, seeds) -> Non
 def test_unreadable_file_is_a_problem_not_a_traceback(tmp_path, seeds, minimal) -> None:
     (minimal / "effects.csv").write_bytes(b"\xff\xfe\x00broken")
     found = messages(minimal, seeds)
-    assert any("not a readable UTF-8 CSV file" in m for m in found), found
+    assert found == [
+        f"{minimal / 'effects.csv'}: is UTF-16 text (Excel's 'Unicode Text'), not UTF-8: save it as CSV UTF-8 (comma delimited)"
+    ]
+
+
+def test_impossible_value_on_a_conflict_row_is_still_an_error(tmp_path, seeds) -> None:
+    report = validate(broken(tmp_path, "effects", 0, n_post="-40", conflict="yes", notes="as printed"), seeds)
+    assert [str(p).split("effects.csv:")[1] for p in report.errors] == ["2 n_post='-40': must be >= 1"]
+
+
+def test_flagged_notes_are_terminal_safe(tmp_path, seeds) -> None:
+    quote = (
+        "The mean GSI fell from 1.72 (SD 0.61) at baseline to 0.98 (SD 0.55) at 18 months (n = 40). [...] "
+        "Effect size d = 1.21 (95% CI 0.75 to 1.66)."
+    )
+    note = "CI as printed\u202e\x9b31m, see p. 4\ncontinued"
+    folder = broken(tmp_path, "effects", 2, precalc_es="1.72", quote=quote, conflict="yes", notes=note)
+    lines = validate(folder, seeds).flagged_lines()
+    assert lines == ["flagged: effects Demo2012.GSI.18m.d: CI as printed\\u202e\\x9b31m, see p. 4 continued"]
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("40", 40.0), ("+4e1", 40.0), ("-0.55", -0.55), (".5", 0.5), ("5.", 5.0), ("1E-3", 0.001), ("007", 7.0)],
+)
+def test_parse_number_accepts_plain_ascii_numbers(text: str, number: float) -> None:
+    assert parse_number(text) == number
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1_07",
+        "１２",
+        "٤٥",
+        "१२",
+        "NaN",
+        "inf",
+        "-Infinity",
+        "1e400",
+        "1,5",
+        "1 000",
+        "0x10",
+        "1e",
+        ".",
+        "",
+        " 4",
+        "4 ",
+        "--4",
+    ],
+)
+def test_parse_number_rejects_what_float_would_accept_or_guess(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_number(text)
+
+
+def test_loading_types_numbers_with_the_validation_parser(tmp_path, seeds) -> None:
+    evidence = load_evidence(broken(tmp_path, "effects", 0, n_post="+4e1", lower_is_better="Yes"), seeds)
+    assert evidence.effects["n_post"].dtype == "Int64" and evidence.effects["n_post"].iloc[0] == 40
+    assert evidence.effects["lower_is_better"].iloc[0]
+
+
+def test_rows_are_numbered_as_a_spreadsheet_shows_them(tmp_path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(b'\xef\xbb\xbfa, b ,,\r\n1,"two\r\nlines",,\r\n\r\n,,,\r\n 3 ,"x\ry",,\r\n\r\n')
+    problems: list = []
+    table = read_table(path, "t", problems)
+    assert not problems and table is not None
+    assert table.header == ["a", "b"]
+    assert table.rows == [{"a": "1", "b": "two\r\nlines"}, {"a": "3", "b": "x\ry"}]
+    assert (table.lines, table.text_lines) == ([2, 5], [2, 6])
+
+
+def test_cr_only_files_keep_their_line_numbers(tmp_path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"a,b\r1,2\r\r3,4\r")
+    table = read_table(path, "t", [])
+    assert table is not None and table.lines == [2, 4]
+
+
+def test_an_empty_required_table_is_an_error(tmp_path, seeds) -> None:
+    tables = minimal_tables()
+    tables["effects"] = []
+    found = messages(write_evidence(tmp_path / "empty", tables), seeds)
+    assert found == [f"{tmp_path / 'empty' / 'effects.csv'}: no records: at least 1 row(s) below the header"]
 
 
 def test_missing_sources_skip_the_quote_check_once(minimal, tmp_path) -> None:
     report = validate(minimal, tmp_path / "nowhere")
     assert report.ok
     infos = [p for p in report.problems if p.severity == "info"]
-    assert len(infos) == 1 and "quote check skipped" in infos[0].rule
+    assert len(infos) == 1 and infos[0].rule == f"quote check skipped: {tmp_path / 'nowhere'} does not exist"
+
+
+def test_empty_seeds_environment_variable_means_the_default(monkeypatch) -> None:
+    from mbtevidence.paths import DEFAULT_SEEDS_DIR, seeds_dir
+
+    for empty in ("", " "):
+        monkeypatch.setenv("MBTEVIDENCE_SEEDS", empty)
+        assert seeds_dir() == DEFAULT_SEEDS_DIR
 
 
 def test_decimal_commas_and_number_words_count_as_printed() -> None:
