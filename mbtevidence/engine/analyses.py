@@ -10,6 +10,7 @@ Knapp-Hartung).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ def meta_analysis(
     method: str | Tau2Estimator = "REML",
     test: str = "knha",
     level: float = 95,
-    slab: object = None,
+    slab: Iterable[object] | None = None,
 ) -> MetaAnalysisResult:
     """Pool effect sizes with their sampling variances (random effects by default).
 

@@ -45,7 +45,7 @@ import pandas as pd
 from scipy.special import gammaln
 
 
-def hedges_correction(m: np.ndarray) -> np.ndarray:
+def hedges_correction(m: np.ndarray | float) -> np.ndarray:
     """Exact small-sample correction c(m) = Γ(m/2) / (√(m/2) Γ((m-1)/2)) (Hedges 1981); NaN for
     m <= 1, where it is undefined (as metafor's ``.cmicalc``)."""
     m = np.asarray(m, dtype=float)
@@ -102,6 +102,11 @@ RULES: dict[str, list[_Rule]] = {
     "ZCOR": [_R, _SAMPLE_N],
 }
 """metafor's checks in ``escalc()``, which stops on any row breaking them."""
+_GROUPS = {
+    measure: [("ai", "bi", "n1i"), ("ci", "di", "n2i")] if measure in ("RR", "OR", "RD") else [("xi", "mi", "ni")]
+    for measure in ("RR", "OR", "RD", "PR", "PLO")
+}
+"""(events, non-events, group size) of the count measures: events <= size, events + non-events = size."""
 
 
 def _refuse(measure: str, message: str, offending: list[str]) -> None:
@@ -122,24 +127,19 @@ def _check(measure: str, a: dict[str, np.ndarray], rows: pd.Index) -> None:
         ]
         if offending:
             _refuse(measure, message, offending)
-    pairs = {"RR": [("ai", "n1i"), ("ci", "n2i")], "OR": [("ai", "n1i"), ("ci", "n2i")]}
-    pairs |= {"RD": pairs["RR"], "PR": [("xi", "ni")], "PLO": [("xi", "ni")]}
-    for events, total in pairs.get(measure, []):
-        if events in a and total in a:
-            over = np.flatnonzero(a[events] > a[total])
-            if over.size:
-                offending = [f"row {rows[i]}: {events}={a[events][i]:g} > {total}={a[total][i]:g}" for i in over]
-                _refuse(measure, "event counts must not exceed group sizes", offending)
-    totals = [("ai", "bi", "n1i"), ("ci", "di", "n2i")] if measure in ("RR", "OR", "RD") else []
-    for events, rest, total in totals + ([("xi", "mi", "ni")] if measure in ("PR", "PLO") else []):
-        if {events, rest, total} <= set(a):
-            wrong = np.flatnonzero(a[events] + a[rest] != a[total])
-            if wrong.size:
-                offending = [
-                    f"row {rows[i]}: {events}={a[events][i]:g}, {rest}={a[rest][i]:g}, {total}={a[total][i]:g}"
-                    for i in wrong
-                ]
-                _refuse(measure, f"{total} must equal {events} + {rest}", offending)
+    for events, rest, size in _GROUPS.get(measure, []):
+        if {events, rest, size} <= set(a):
+            wrong = np.flatnonzero(a[events] + a[rest] != a[size])
+            values = [
+                f"row {rows[i]}: {events}={a[events][i]:g}, {rest}={a[rest][i]:g}, {size}={a[size][i]:g}" for i in wrong
+            ]
+            if values:
+                _refuse(measure, f"{size} must equal {events} + {rest}", values)
+        if {events, size} <= set(a):
+            over = np.flatnonzero(a[events] > a[size])
+            values = [f"row {rows[i]}: {events}={a[events][i]:g} > {size}={a[size][i]:g}" for i in over]
+            if values:
+                _refuse(measure, "event counts must not exceed group sizes", values)
 
 
 # ---- the measures: (yi, vi) and the rows where they are undefined --------------------------------
@@ -300,7 +300,7 @@ def _undefined_notes(
         return None
     notes = np.full(len(yi), "", dtype=object)
     keep_yi = np.zeros(len(yi), dtype=bool)
-    for i in np.flatnonzero(flagged):
+    for i in np.flatnonzero(flagged).tolist():
         reason = next((u for u in undefined if u.rows[i]), None)
         missing = [name for name, values in inputs.items() if np.isnan(values[i])]
         if missing:

@@ -101,6 +101,8 @@ def _qprofile(y: np.ndarray, v: np.ndarray, X: np.ndarray, level: float, tau2: f
     q_min, q_max = (float(x) for x in q(np.array([0.0, upper])))
     if q_min < crit_l:
         return 0.0, 0.0, ""
+    if q_max > crit_u:  # as metafor: both limits at the end of the searched range
+        return upper * unit, upper * unit, f"both Q-profile limits of tau² lie above {upper * unit:g} (searched range)"
     # the upper limit solves Q(τ²) = crit_l, the lower Q(τ²) = crit_u; both searches run together
     search_high, search_low = q_max <= crit_l, q_min >= crit_u
     levels = [crit_l] * search_high + [crit_u] * search_low

@@ -101,7 +101,7 @@ def working_scale(v: np.ndarray) -> float:
     a change of units by a power of ten (×1e-6, ×1e4) changes τ² and its limits by exactly c² for
     data with s in [0.32, 3.2); otherwise by c² to within metafor's own tolerances.
     """
-    spread = math.sqrt(float(np.mean(v)))
+    spread = math.sqrt(float(v.mean()))
     return 1.0 if 1e-2 <= spread <= 1e2 else 10.0 ** round(math.log10(spread))
 
 
@@ -125,12 +125,14 @@ class WeightedFit:
         y'Py = Σ w r².
     """
 
-    __slots__ = ("y", "X", "w", "bread", "beta", "residuals", "p_y", "rss", "_leverage")
+    __slots__ = ("X", "_leverage", "_x2", "beta", "bread", "p_y", "residuals", "rss", "w", "y")
 
     def __init__(self, y: np.ndarray, X: np.ndarray, w: np.ndarray) -> None:
         self.y, self.X, self.w = y, X, w
-        if X.shape[1] == 1:  # vector operations: BLAS matrix products with a unit dimension are slow
+        self._x2: np.ndarray | None = None
+        if X.shape[1] == 1:  # one column x: sums instead of BLAS products with a unit dimension (slow)
             x = X[:, 0]
+            self._x2 = x * x
             wx = w * x
             bread = 1.0 / float(wx @ x)
             self.bread = np.array([[bread]])
@@ -149,34 +151,37 @@ class WeightedFit:
     def at(cls, y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float) -> WeightedFit:
         return cls(y, X, 1.0 / (v + tau2))
 
-    def _cross(self, d: np.ndarray | float) -> np.ndarray:
-        """X'DX for diagonal D (p × p)."""
-        if self.X.shape[1] == 1:
-            x = self.X[:, 0]
-            return np.array([[float((x * d) @ x)]])
-        return (self.X.T * d) @ self.X
-
     @property
     def leverage(self) -> np.ndarray:
         """g_i = w_i x_i'Bx_i, the diagonal of the hat matrix X B X'W."""
         if self._leverage is None:
-            if self.X.shape[1] == 1:
-                self._leverage = self.w * self.bread[0, 0] * self.X[:, 0] ** 2
+            if self._x2 is not None:
+                self._leverage = self.w * self.bread[0, 0] * self._x2
             else:
                 self._leverage = self.w * np.einsum("ij,ij->i", self.X @ self.bread, self.X)
         return self._leverage
 
-    def trace_p(self, d: np.ndarray | float = 1.0) -> float:
-        """tr(P D) for diagonal D."""
-        return float(np.sum(self.w * (1 - self.leverage) * d))
+    def trace_p(self, d: np.ndarray | None = None) -> float:
+        """tr(P D) = Σ w d - Σ g w d for diagonal D (identity when None; g the leverages)."""
+        wd = self.w if d is None else self.w * d
+        if self._x2 is not None:  # Σ g w d = B Σ w² d x²
+            return float(wd.sum() - self.bread[0, 0] * ((self.w * wd) @ self._x2))
+        return float(wd.sum() - self.leverage @ wd)
 
-    def trace_pdpd(self, d1: np.ndarray | float = 1.0, d2: np.ndarray | float = 1.0) -> float:
-        """tr(P D₁ P D₂) for diagonal D₁, D₂ (see the module docstring)."""
-        w2 = self.w**2
-        w2d = w2 * d1 * d2
-        ba = self.bread @ self._cross(w2 * d1)
-        bb = ba if d2 is d1 else self.bread @ self._cross(w2 * d2)
-        return float(np.sum(w2d) - 2 * (self.leverage @ w2d) + np.sum(ba * bb.T))
+    def trace_pdpd(self, d1: np.ndarray | None = None, d2: np.ndarray | None = None) -> float:
+        """tr(P D₁ P D₂) for diagonal D₁, D₂ (identity when None; see the module docstring)."""
+        w2 = self.w * self.w
+        w2d1 = w2 if d1 is None else w2 * d1
+        w2d2 = w2d1 if d2 is d1 else (w2 if d2 is None else w2 * d2)
+        w2d = w2d1 if d2 is None else w2d1 * d2
+        if self._x2 is not None:  # one column: the p × p terms are products of sums
+            b, x2 = self.bread[0, 0], self._x2
+            a1 = w2d1 @ x2
+            a2 = a1 if d2 is d1 else w2d2 @ x2
+            return float(w2d.sum() - 2 * b * ((w2d * self.w) @ x2) + b * b * a1 * a2)
+        ba = self.bread @ ((self.X.T * w2d1) @ self.X)
+        bb = ba if d2 is d1 else self.bread @ ((self.X.T * w2d2) @ self.X)
+        return float(w2d.sum() - 2 * (self.leverage @ w2d) + (ba * bb.T).sum())
 
 
 def generalised_q(y: np.ndarray, v: np.ndarray, X: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -188,14 +193,16 @@ def generalised_q(y: np.ndarray, v: np.ndarray, X: np.ndarray) -> Callable[[np.n
 
         def q_intercept(tau2: np.ndarray) -> np.ndarray:
             w = 1.0 / (v + np.asarray(tau2, dtype=float)[:, None])
-            r = y - ((w @ y) / w.sum(axis=1))[:, None]
-            return np.einsum("ij,ij->i", w, r * r)
+            r = y - ((w @ y) / np.add.reduce(w, axis=1))[:, None]
+            return np.add.reduce(w * (r * r), axis=1)
 
         return q_intercept
     return lambda tau2: np.array([WeightedFit.at(y, v, X, float(t)).rss for t in np.atleast_1d(tau2)])
 
 
-def _zeroin_steps(a: float, b: float, fa: float, fb: float, tol: float, max_iter: int) -> Generator[float, float, float]:
+def _zeroin_steps(
+    a: float, b: float, fa: float, fb: float, tol: float, max_iter: int
+) -> Generator[float, float, float]:
     """Brent's zeroin as a coroutine: yields each point to evaluate, is sent f there, returns the root."""
     eps = np.finfo(float).eps
     if fa == 0:
@@ -266,7 +273,7 @@ def solve_levels(
     while points:
         active = list(points)
         values = q(np.array([points[j] for j in active]))
-        for j, value in zip(active, values):
+        for j, value in zip(active, values, strict=True):
             try:
                 points[j] = searches[j].send(float(value) - levels[j])
             except StopIteration as done:

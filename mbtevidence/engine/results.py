@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,7 +56,7 @@ class TestResult:
         return f"{self.statistic}({df}) = {fmt(self.value)}, p = {fmt_p(self.p)}"
 
 
-def labels(slab: object, k: int) -> list[str]:
+def labels(slab: Iterable[object] | None, k: int) -> list[str]:
     """Study labels: ``slab`` as strings, or Study 1..k."""
     return [f"Study {i + 1}" for i in range(k)] if slab is None else [str(s) for s in slab]
 
@@ -133,23 +134,24 @@ class MetaAnalysisResult(Result):
 
     def to_frame(self) -> pd.DataFrame:
         row = self.to_dict()
-        row["notes"] = "; ".join(row["notes"])
+        row["notes"] = "; ".join(self.notes)
         return pd.DataFrame([row])
 
     def summary(self) -> str:
-        d, fit = self.to_dict(), self.fit
+        fit, test = self.fit, self.test
+        pred = {key: float(value[0]) for key, value in fit.predict(np.ones((1, 1))).items()}
         kind = "Equal-Effects" if fit.method == "EE" else "Random-Effects"
         lines = [f"{kind} Model (k = {fit.k}; tau^2 estimator: {fit.method})", ""] + heterogeneity_lines(fit)
-        stat = d["stat_name"] + ("" if fit.test == "z" else f"(df = {fit.df:g})")
+        stat = test.statistic + ("" if fit.test == "z" else f"(df = {fit.df:g})")
         lines += [
             "",
             "Model Results:",
             "",
-            f"estimate = {fmt(d['estimate'])}, se = {fmt(d['se'])}, {stat} = {fmt(self.test.value)}, "
-            f"p = {fmt_p(d['p'])}, {fit.level:g}% CI [{fmt(d['ci_low'])}, {fmt(d['ci_high'])}]",
+            f"estimate = {fmt(self.estimate)}, se = {fmt(self.se)}, {stat} = {fmt(test.value)}, "
+            f"p = {fmt_p(test.p)}, {fit.level:g}% CI [{fmt(pred['ci_low'])}, {fmt(pred['ci_high'])}]",
         ]
-        if d["pi_low"] is not None:
-            lines.append(f"prediction interval [{fmt(d['pi_low'])}, {fmt(d['pi_high'])}]")
+        if fit.prediction_defined:
+            lines.append(f"prediction interval [{fmt(pred['pi_low'])}, {fmt(pred['pi_high'])}]")
         return "\n".join(lines + ["", conventions(fit)] + notes_lines(self.notes))
 
 

@@ -18,6 +18,7 @@ Refits never compute Q-profile limits (they are computed only when asked for).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -115,7 +116,7 @@ def leave_one_out(result: MetaAnalysisResult) -> TableResult:
     return TableResult("Leave-one-out analysis", table, fit, _exact_fit_notes(fits, "leave-one-out fits"))
 
 
-def influence(result: MetaAnalysisResult | MetaRegressionResult, slab: object = None) -> TableResult:
+def influence(result: MetaAnalysisResult | MetaRegressionResult, slab: Iterable[object] | None = None) -> TableResult:
     """Case diagnostics, one row per study (metafor ``influence()``).
 
     With fit (-i) the model without study i and s² its Knapp-Hartung factor (1 under ``z``):
@@ -322,7 +323,9 @@ def trim_and_fill(
     if filled_test not in ("z", "same"):
         raise ValueError("filled_test must be 'z' (metafor) or 'same'")
     if side is None and np.ptp(v0) == 0:
-        raise ValueError("trim and fill cannot tell the side when all studies have the same variance; give side='left' or 'right'")
+        raise ValueError(
+            "trim and fill cannot tell the side when all studies have the same variance; give side='left' or 'right'"
+        )
     if side is None:
         slope = meta_regression(y0, v0, pd.DataFrame({"sei": np.sqrt(v0)}), method, "z").fit.beta[1]
         side = "right" if slope < 0 else "left"

@@ -119,7 +119,7 @@ class _Likelihood(Tau2Estimator):
         py = wf.p_y
         if self.restricted:
             return (py @ py - wf.trace_p()) / wf.trace_pdpd()
-        return (py @ py - np.sum(wf.w)) / np.sum(wf.w**2)
+        return (py @ py - wf.w.sum()) / (wf.w @ wf.w)
 
     def _fit(self, y, v, X):
         tau2 = Hedges._estimate(WeightedFit(y, X, np.ones_like(y)), v)
@@ -138,7 +138,7 @@ class _Likelihood(Tau2Estimator):
             )
             return Tau2Fit(fallback.tau2, fallback.se, "DL", note)
         wf = WeightedFit.at(y, v, X, tau2)
-        se = math.sqrt(2 / wf.trace_pdpd()) if self.restricted else math.sqrt(2 / np.sum(wf.w**2))
+        se = math.sqrt(2 / wf.trace_pdpd()) if self.restricted else math.sqrt(2 / (wf.w @ wf.w))
         return Tau2Fit(tau2, se, self.name)
 
 
@@ -185,7 +185,7 @@ class SidikJonkman(Tau2Estimator):
         se = math.sqrt(
             tau0**2
             / (k - p) ** 2
-            * (2 * wf.trace_pdpd(v, v) + 4 * tau2 * wf.trace_pdpd(v, 1.0) + 2 * tau2**2 * wf.trace_pdpd())
+            * (2 * wf.trace_pdpd(v, v) + 4 * tau2 * wf.trace_pdpd(v) + 2 * tau2**2 * wf.trace_pdpd())
         )
         return Tau2Fit(tau2, se, self.name)
 

@@ -1,6 +1,11 @@
 """Forest plots of an :class:`~mbtevidence.synthesis.EvidenceSynthesis`, laid out for a guideline.
 
 The rows come from :func:`~mbtevidence.figures.forest_table.forest_table`; this module places them.
+On the plot axes the ``forestplot`` package draws the study rows' point estimates and CI whiskers
+(:mod:`~mbtevidence.figures.forest_studies`), on the layout's rows; a matplotlib layer on the same
+axes adds what forestplot lacks: squares of area proportional to the weight, pooled diamonds,
+prediction intervals, arrows where an interval runs past the axis, the conflict colour; the table
+text (cells, headings, heterogeneity and subgroup-test lines, legend) is placed on the figure.
 Every length is in inches and every text is measured before it is placed, so the figure grows
 with its rows and no two texts overlap, from 1 to hundreds of rows.  Columns: study (author year),
 arm or cohort, setting, dosage, implementation quality, n, analysis population, the plot,
@@ -33,9 +38,10 @@ from .forest_layout import (
     forest_layout,
     shown_columns,
 )
+from .forest_studies import draw_studies
 from .forest_table import CONFLICT_MARK, ForestRow, ForestTable, forest_table
 from .labels import DOSAGE_ABBREVIATIONS
-from .panel import arrows, clip, interval, ratio_axis
+from .panel import arrows, clip, ratio_axis
 from .style import (
     COLOURS,
     FAVOURS,
@@ -85,21 +91,25 @@ def _diamond(ax: Axes, row: ForestRow, y: float, half: float, limits: tuple[floa
     arrows(ax, lo, hi, y, limits, colour, outside=True)
 
 
-def _draw_rows(ax: Axes, table: ForestTable, centres: list[float], heights: list[float], limits) -> None:
-    studies = [r for r in table.rows if r.kind == "study"]
-    single = min((h for r, h in zip(table.rows, heights, strict=True) if r.kind == "study"), default=0.22)
-    area_per_percent = (0.72 * single * 72) ** 2 / max([r.weight for r in studies] + [1e-9])
-    for row, y, h in zip(table.rows, centres, heights, strict=True):
+def _draw_rows(
+    ax: Axes, table: ForestTable, centres: list[float], heights: list[float], limits: tuple[float, float]
+) -> None:
+    """Study rows by forestplot (:func:`~mbtevidence.figures.forest_studies.draw_studies`), then on the
+    same axes what it lacks: squares of area proportional to the weight, diamonds, prediction intervals."""
+    rows = list(zip(table.rows, centres, heights, strict=True))
+    studies = [(r, y, h) for r, y, h in rows if r.kind == "study"]
+    draw_studies(ax, [r for r, _, _ in studies], [y for _, y, _ in studies], limits)
+    single = min((h for _, _, h in studies), default=0.22)
+    area_per_percent = (0.72 * single * 72) ** 2 / max([r.weight for r, _, _ in studies] + [1e-9])
+    for row, y, h in rows:
         if row.kind == "study":
             colour = COLOURS["conflict"] if row.conflict else COLOURS["study"]
-            interval(ax, row.low, row.high, y, limits, colour, "study-ci")
-            face = "white" if row.n_bound else colour
             ax.scatter(
                 [row.estimate],
                 [y],
                 s=[row.weight * area_per_percent],
                 marker="s",
-                facecolor=face,
+                facecolor="white" if row.n_bound else colour,
                 edgecolor=colour,
                 linewidth=0.9,
                 zorder=3,
@@ -316,15 +326,14 @@ def forest_plot(
                 (layout.table_bottom - layout.table_top) / layout.height,
             )
         )
+        _draw_rows(ax, table, layout.centres, layout.heights, limits)
         ax.set_xlim(*limits)
-        ax.set_ylim(layout.table_bottom - layout.table_top, 0)
-        ax.set_yticks([])
+        ax.set_ylim(layout.table_bottom - layout.table_top, 0)  # inches from the top of the table
         ax.spines["left"].set_visible(False)
         if null is not None:
             ax.axvline(null, color=COLOURS["null"], lw=0.8, zorder=1)
         overall = next(r for r in table.rows if r.kind == "pooled" and r.overall)
         ax.axvline(overall.estimate, color=COLOURS["pooled"], lw=0.7, ls=":", zorder=1)
-        _draw_rows(ax, table, layout.centres, layout.heights, limits)
         _ticks(ax, limits, table.ratio)
         _draw_axis_words(fig, table, layout, limits, null, favours)
     set_alt_text(fig, table.alt_text)

@@ -1,4 +1,6 @@
-"""Writing the guideline figures: a 200 dpi PNG for documents and an SVG for editing."""
+"""Writing the guideline figures: a 200 dpi PNG for documents and an SVG for editing, by the kit's
+one figure writer :func:`mbtevidence.figures.save_figure` (byte for byte reproducible files, the
+whole figure as laid out, alternative text in the file's description)."""
 
 from __future__ import annotations
 
@@ -6,14 +8,23 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-PNG_DPI = 200
+from .. import figures
 
 
 def save_figure(figure: Figure, stem: Path | str) -> tuple[Path, Path]:
-    """Write ``stem.png`` (200 dpi) and ``stem.svg``; returns both paths."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
-    figure.savefig(png, dpi=PNG_DPI, bbox_inches="tight", facecolor="white")
-    figure.savefig(svg, bbox_inches="tight", facecolor="white")
+    """Write ``stem.png`` (200 dpi) and ``stem.svg`` with :func:`mbtevidence.figures.save_figure`.
+
+    Parameters
+    ----------
+    figure : Figure
+        A guideline figure (PRISMA flow, risk-of-bias traffic lights).
+    stem : Path or str
+        Target without suffix, e.g. ``reports/guideline/risk_of_bias``.
+
+    Returns
+    -------
+    (Path, Path)
+        The PNG and the SVG written.
+    """
+    png, svg = figures.save_figure(figure, stem, ("png", "svg"))
     return png, svg

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import html
 import math
+import os
+from pathlib import Path
 
 import pandas as pd
 
-from .html import HEADLINE_KEY
+HEADLINE_KEY = "mbtevidence"
+"""Output metadata key under which :func:`headline` records a report's headline."""
+REPORT_DIR_ENV = "MBTEVIDENCE_REPORT_DIR"
+"""Set by ``mbtevidence render`` for the kernel: the folder the report is written to."""
 
 
 def setup() -> None:
@@ -80,11 +85,17 @@ def fold_constant(frame: pd.DataFrame, caption: str | None, columns: list[str]) 
 
 
 def show(
-    frame: pd.DataFrame, caption: str | None = None, note: str | None = None, fold: list[str] | None = None
+    frame: pd.DataFrame,
+    caption: str | None = None,
+    note: str | None = None,
+    fold: list[str] | None = None,
+    empty: str | None = None,
 ) -> None:
-    """Display a readable table (and a note under it); ``fold`` columns that are constant go into the caption."""
+    """Display a readable table (and a note under it); ``fold`` columns that are constant go into the
+    caption; an empty table shows the sentence ``empty`` (or nothing)."""
     if frame.empty:
-        say(note or "Nothing to show.")
+        if empty:
+            say(empty)
         return
     frame, caption = fold_constant(frame, caption, fold or [])
     _display(table_html(frame, caption) + (f'<p class="mbt-note">{html.escape(note)}</p>' if note else ""))
@@ -118,6 +129,13 @@ def headline(text: str, **numbers: float | int | str | None) -> None:
     )
 
 
+def report_folder() -> Path | None:
+    """The folder ``mbtevidence render`` writes this report to (None when run by hand): extra files a
+    notebook writes there (tables, documents) become part of the report set; name them relative to it."""
+    value = os.environ.get(REPORT_DIR_ENV)
+    return Path(value) if value else None
+
+
 def figure(fig: object) -> None:
     """Show a matplotlib figure once (and close it, so it is not shown twice)."""
     import matplotlib.pyplot as plt
@@ -127,4 +145,4 @@ def figure(fig: object) -> None:
     plt.close(fig)  # type: ignore[arg-type]
 
 
-__all__ = ["figure", "headline", "note", "say", "setup", "show", "table_html", "warn"]
+__all__ = ["figure", "headline", "note", "report_folder", "say", "setup", "show", "table_html", "warn"]

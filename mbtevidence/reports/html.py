@@ -17,11 +17,10 @@ import nbformat
 from jinja2 import DictLoader
 from nbconvert import HTMLExporter
 
+from .display import HEADLINE_KEY
 from .stamp import Stamp
 
 HIDDEN_CELL_TAGS = {"parameters", "injected-parameters"}
-HEADLINE_KEY = "mbtevidence"
-"""Output metadata key under which :func:`mbtevidence.reports.display.headline` records a headline."""
 
 REPORT_CSS = """
 body.jp-Notebook { max-width: 1100px; margin: 0 auto; padding: 0 24px 48px; }
@@ -75,11 +74,12 @@ def _report_cells(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def stamp_html(stamp: Stamp, index_link: bool = True) -> tuple[str, str]:
-    """The header line and footer table of a report page."""
+    """The header line and footer table of a report page (of the index without ``index_link``)."""
     nav = '<a class="mbt-nav" href="index.html">← all reports</a> · ' if index_link else ""
     header = f'<div class="mbt-stamp">{nav}{html.escape(stamp.line())}</div>'
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in stamp.rows().items())
-    footer = f'<div class="mbt-stamp"><strong>How this report was made</strong><table>{rows}</table></div>'
+    made = "How this report was made" if index_link else "How these reports were made"
+    footer = f'<div class="mbt-stamp"><strong>{made}</strong><table>{rows}</table></div>'
     return header, footer
 
 
@@ -99,7 +99,9 @@ def notebook_html(notebook: nbformat.NotebookNode, title: str, stamp: Stamp, sho
         "mbt_header": header,
         "mbt_footer": footer,
     }
-    page, _ = exporter.from_notebook_node(_report_cells(notebook), resources=resources)
+    cells = _report_cells(notebook)
+    cells.metadata["title"] = title  # nbconvert's <title> prefers the notebook's own title
+    page, _ = exporter.from_notebook_node(cells, resources=resources)
     return page
 
 

@@ -65,7 +65,33 @@ def _printed(row: pd.Series) -> str:
     if pd.notna(row.get("precalc_es")):
         meaning = {"improvement": "positive = arm 1 better", "deterioration": "positive = arm 1 worse"}
         return f"{row['precalc_metric']} = {row['precalc_es']:.2f} ({meaning.get(row['precalc_positive'], '')})"
+    if pd.notna(row.get("event_arm1")):
+        return f"events {row['event_arm1']:g}/{row['totaln_arm1']:g} vs {row['event_arm2']:g}/{row['totaln_arm2']:g}"
     return "means and SDs of both arms"
+
+
+def comparison_rows(records: pd.DataFrame, level: float = 95) -> pd.DataFrame:
+    """Between-group records one per row: as printed, and oriented (positive = arm 1 better) with CI."""
+    z = stats.norm.ppf(0.5 + level / 200)
+    se = np.sqrt(records["vi"])
+    measures = records["measure"].dropna().unique()
+    effect = f"Effect ({measures[0]}; + = arm 1 better)" if len(measures) == 1 else "Effect (+ = arm 1 better)"
+    return pd.DataFrame(
+        {
+            "Comparison": (
+                study_names(records) + ": " + records["arm"] + " vs " + records["comparator_arm"]
+            ).to_numpy(),
+            "Months": records["timepoint_months"].map("{:g}".format).to_numpy(),
+            "Instrument": records["instrument"].to_numpy(),
+            "Population": records["analysis_population"].map(words).to_numpy(),
+            "As printed": [_printed(r) for _, r in records.iterrows()],
+            effect: [
+                number(y) + ("" if len(measures) == 1 else f" ({m})")
+                for y, m in zip(records["yi"], records["measure"], strict=True)
+            ],
+            f"{level:g}% CI": [interval(y - z * s, y + z * s) for y, s in zip(records["yi"], se, strict=True)],
+        }
+    )
 
 
 def period_comparison(evidence: Evidence, options: ReportOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -81,28 +107,15 @@ def period_comparison(evidence: Evidence, options: ReportOptions) -> tuple[pd.Da
     records = period_records(evidence, options).sort_values(["study", "timepoint_months"], kind="stable")
     if records.empty:
         return pd.DataFrame(), pd.DataFrame()
-    z = stats.norm.ppf(0.5 + options.level / 200)
-    se = np.sqrt(records["vi"])
     comparison = records["arm"] + " vs " + records["comparator_arm"]
-    instruments = pd.DataFrame(
-        {
-            "Study": study_names(records).to_numpy(),
-            "Comparison": comparison.to_numpy(),
-            "Months": records["timepoint_months"].map("{:g}".format).to_numpy(),
-            "Instrument": records["instrument"].to_numpy(),
-            "As printed": [_printed(r) for _, r in records.iterrows()],
-            "g (positive = arm 1 better)": records["yi"].map(number).to_numpy(),
-            "95% CI": [interval(y - z * s, y + z * s) for y, s in zip(records["yi"], se, strict=True)],
-        }
-    )
+    instruments = comparison_rows(records, options.level).drop(columns=["Population"])
     rows = []
     for (_, arms, months), part in records.groupby([records["study"], comparison, "timepoint_months"]):
         for r, label in ((options.outcome_correlation, "assumed"), (1.0, "most conservative")):
             c = composite_effect(part["yi"], part["vi"], r, options.level)
             rows.append(
                 {
-                    "Study": study_names(part).iloc[0],
-                    "Comparison": arms,
+                    "Comparison": f"{study_names(part).iloc[0]}: {arms}",
                     "Months": f"{months:g}",
                     "Instruments": c["m"],
                     "Correlation between instruments": f"{r:g} ({label})",
@@ -274,6 +287,7 @@ def composite_plot(composites: pd.DataFrame):
 
 
 __all__ = [
+    "comparison_rows",
     "composite_effect",
     "composite_plot",
     "fidelity_ratings",

@@ -43,8 +43,8 @@ def parameters_text(parameters: dict[str, object]) -> str:
     if p.pop("population", "itt_first") == "completers_first":
         parts.append("completers first")
     designs = p.pop("study_designs", [])
-    if designs:
-        parts.append("designs: " + ", ".join(words(d).lower() for d in designs))  # type: ignore[union-attr]
+    if isinstance(designs, list | tuple) and designs:
+        parts.append("designs: " + ", ".join(words(d).lower() for d in designs))
     changed = [f"{k} = {v}" for k, v in p.items() if k in PARAMETERS and v != PARAMETERS[k].default]
     return " · ".join(parts + changed) or "no parameters"
 
@@ -57,8 +57,8 @@ def index_page(results: list[dict[str, object]], titles: dict[str, str], stamp: 
         result = by_name.get(name)
         if result is None:
             continue
-        headline = result.get("headline") or {}
-        text = str(headline.get("text", "(this report records no headline)"))  # type: ignore[union-attr]
+        headline = result.get("headline")
+        text = str(headline["text"]) if isinstance(headline, dict) else "(this report records no headline)"
         files = [f'<a href="{name}.html">page</a>']
         if result.get("pdf"):
             files.append(f'<a href="{name}.pdf">PDF</a>')

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 
+from .display import REPORT_DIR_ENV
 from .grid import RENDER_PARAMETERS, declared_parameters
 from .html import headline_of, notebook_html
 from .pdf import write_pdf
@@ -48,11 +50,13 @@ def shown_parameters(notebook: Path, injected: dict[str, object]) -> dict[str, o
 
 
 def execute(job: Job, executed: Path) -> None:
-    """Run the notebook with papermill in a local IPC kernel (no network ports)."""
+    """Run the notebook with papermill in a local IPC kernel (no network ports); the kernel finds
+    the report's folder in ``$MBTEVIDENCE_REPORT_DIR``."""
     import papermill
     from jupyter_client import KernelManager
 
     logging.getLogger("papermill").setLevel(logging.WARNING)
+    os.environ[REPORT_DIR_ENV] = str(executed.parent)
     with tempfile.TemporaryDirectory(prefix="mbtevidence-kernel-") as sockets:
         kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
         try:
@@ -99,6 +103,8 @@ def run(job: Job) -> dict[str, object]:
     stamp = Stamp(**job.stamp).with_parameters(parameters)  # type: ignore[arg-type]
     notebook.metadata["title"] = job.title
     notebook.metadata["mbtevidence"] = {"report": job.name, "stamp": stamp.to_dict()}
+    recorded = notebook.metadata.get("papermill", {})
+    recorded.update(input_path=Path(job.notebook).name, output_path=executed.name)  # no local paths
     nbformat.write(notebook, executed)
     page = output / f"{job.name}.html"
     page.write_text(notebook_html(notebook, job.title, stamp, job.show_code), encoding="utf-8")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..engine import MethodComparison, few_study_comparison, leave_one_out, meta_analysis
+from ..engine import MetaAnalysisResult, MethodComparison, few_study_comparison, leave_one_out, meta_analysis
 from ..engine.tau2 import ESTIMATORS
 from ..evidence import Evidence
 from ..figures.labels import row_names
@@ -24,15 +24,18 @@ FEW_STUDIES = 5
 OVERLAP_DROPPED = ("same_patients", "probable_overlap")
 
 
+METHOD_NAMES = {
+    "REML + z": "REML, Wald z",
+    "REML + knha": "REML, Knapp-Hartung",
+    "REML + adhoc": "REML, Knapp-Hartung (ad hoc)",
+    "DL + z": "DerSimonian-Laird, Wald z",
+}
+
+
 def comparison_table(comparison: MethodComparison) -> pd.DataFrame:
     """The few-study comparison with readable columns."""
     table = comparison.to_frame()
-    names = {
-        "REML + z": "REML, Wald z",
-        "REML + knha": "REML, Knapp-Hartung",
-        "REML + adhoc": "REML, Knapp-Hartung (ad hoc)",
-        "DL + z": "DerSimonian-Laird, Wald z",
-    }
+    names = METHOD_NAMES
     return pd.DataFrame(
         {
             "Method": [names.get(m, m) for m in table.index],
@@ -51,7 +54,7 @@ def few_study_comparisons(synthesis: EvidenceSynthesis, tau_prior: str) -> dict[
     """The comparison for the overall result and every subgroup with 2 <= k < 5, by readable name."""
     found = {}
     if 2 <= synthesis.overall.k < FEW_STUDIES:
-        found["all samples"] = few_study_comparison(synthesis.overall, tau_prior=tau_prior)
+        found["All samples"] = few_study_comparison(synthesis.overall, tau_prior=tau_prior)
     if synthesis.subgroups is not None:
         for name, result in synthesis.subgroups.groups.items():
             if 2 <= result.k < FEW_STUDIES:
@@ -67,7 +70,7 @@ def estimator_table(synthesis: EvidenceSynthesis, tests: tuple[str, ...] = ("knh
         for method in ESTIMATORS
         for test in tests
     }
-    return results_table(results, first="τ² estimator, test")
+    return results_table(results, first="τ² estimator, test").drop(columns="Model")
 
 
 def rule_table(selection: Selection) -> pd.DataFrame:
@@ -80,18 +83,18 @@ def rule_table(selection: Selection) -> pd.DataFrame:
     return results_table(results, first="Selection rule: populations pooled")
 
 
-def overlap_table(selection: Selection, evidence: Evidence) -> tuple[pd.DataFrame, list[str]]:
-    """The synthesis with and without samples that overlap another pooled sample.
+def overlapping_samples(selection: Selection, evidence: Evidence) -> tuple[set[str], list[str]]:
+    """Samples to leave out for overlap, and why.
 
     For each pair of ``overlap.csv`` with relation same_patients or probable_overlap whose two
     samples are both pooled, the sample with fewer patients behind its estimate is left out.
-    Returns the table and one sentence per sample left out.
     """
     full = selection.pool()
     rows = full.rows.set_index("sample_id")
     name = dict(zip(full.rows["sample_id"], names_of(full), strict=True))
     overlap = evidence.tables["overlap"]
-    dropped, reasons = set(), []
+    dropped: set[str] = set()
+    reasons: list[str] = []
     for _, pair in overlap[overlap["relation"].isin(OVERLAP_DROPPED)].iterrows():
         a, b = pair["sample_a"], pair["sample_b"]
         if a in rows.index and b in rows.index and not {a, b} & dropped:
@@ -99,11 +102,23 @@ def overlap_table(selection: Selection, evidence: Evidence) -> tuple[pd.DataFram
             dropped.add(smaller)
             other = a if smaller == b else b
             reasons.append(f"{name[smaller]} left out: {pair['relation'].replace('_', ' ')} with {name[other]}")
-    results: dict[str, object] = {"all pooled samples": full.overall}
+    return dropped, reasons
+
+
+def without_overlap(selection: Selection, evidence: Evidence) -> MetaAnalysisResult | None:
+    """The synthesis without overlapping samples (None when nothing overlaps or nothing is left)."""
+    dropped, _ = overlapping_samples(selection, evidence)
+    kept = selection.effects[~selection.effects["sample_id"].isin(dropped)]
+    return selection.pool(effects=kept).overall if dropped and not kept.empty else None
+
+
+def overlap_table(selection: Selection, evidence: Evidence) -> tuple[pd.DataFrame, list[str]]:
+    """The synthesis with and without overlapping samples (:func:`overlapping_samples`), and why."""
+    dropped, reasons = overlapping_samples(selection, evidence)
+    results: dict[str, MetaAnalysisResult | None] = {"all pooled samples": selection.pool().overall}
     if dropped:
-        kept = selection.effects[~selection.effects["sample_id"].isin(dropped)]
-        results["without overlapping samples"] = selection.pool(effects=kept).overall if not kept.empty else None
-    return results_table(results, first="Samples"), reasons  # type: ignore[arg-type]
+        results["without overlapping samples"] = without_overlap(selection, evidence)
+    return results_table(results, first="Samples"), reasons
 
 
 def dependence_table(selection: Selection) -> pd.DataFrame:
@@ -160,8 +175,18 @@ def summary_table(
     rows += [(f"pre-post r = {r:g}", v["estimate"], v) for r, v in sweep.iterrows()]
     completers = selection.pool(rule=selection.rule("completers_first")).overall
     rows.append(("completers first", completers.estimate, completers.to_dict()))
+    without = without_overlap(selection, evidence)
+    if without is not None:
+        rows.append(("without overlapping samples", without.estimate, without.to_dict()))
+    robust = selection.pool(dependence="cluster_robust").robust
+    if robust is not None:
+        frame = robust.to_frame().iloc[0]
+        rows.append(("all estimates, cluster-robust", frame["estimate"], frame.to_dict()))
     table = comparison.to_frame()
-    rows += [(f"method: {m}", v["estimate"], {"ci_low": v["low"], "ci_high": v["high"]}) for m, v in table.iterrows()]
+    rows += [
+        (f"method: {METHOD_NAMES.get(str(m), m)}", v["estimate"], {"ci_low": v["low"], "ci_high": v["high"]})
+        for m, v in table.iterrows()
+    ]
     return pd.DataFrame(
         {
             "Analysis": [r[0] for r in rows],
@@ -186,6 +211,8 @@ __all__ = [
     "few_study_comparisons",
     "names_of",
     "overlap_table",
+    "overlapping_samples",
     "rule_table",
     "summary_table",
+    "without_overlap",
 ]

@@ -14,14 +14,29 @@ from dataclasses import replace
 import pandas as pd
 
 from ..evidence import Evidence
+from .implementation import comparison_rows
 from .parameters import ReportOptions
-from .selection import Selection, mbt_comparisons, select_effects
+from .selection import Selection, all_effect_sizes, mbt_comparisons, select_effects
 from .tables import number, p_value, study_names, words
 
 
 def between_treatments(evidence: Evidence, options: ReportOptions) -> Selection:
     """Between-group records (SMD) of MBT against a non-MBT comparator for the report's outcome and window."""
     return select_effects(evidence, replace(options, effect_measure="SMD"), require=False)
+
+
+def treatment_comparisons(evidence: Evidence, options: ReportOptions) -> pd.DataFrame:
+    """Every between-group effect of MBT against a non-MBT comparator in the evidence (all outcomes,
+    timepoints and analyses), as printed and oriented, ordered by study, outcome and timepoint."""
+    es = all_effect_sizes(evidence, options)
+    records = es[
+        (es["design"] == "between")
+        & (es["condition"] == "mbt")
+        & (es["comparator_condition"] != "mbt")
+        & es["yi"].notna()
+    ]
+    records = records.sort_values(["study", "outcome_construct", "timepoint_months", "instrument"], kind="stable")
+    return comparison_rows(records, options.level).assign(Outcome=records["outcome_construct"].map(words).to_numpy())
 
 
 def _arm_labels(evidence: Evidence) -> dict[tuple[str, str], str]:
@@ -60,4 +75,4 @@ def setting_trial(evidence: Evidence, options: ReportOptions) -> pd.DataFrame:
     )
 
 
-__all__ = ["between_treatments", "setting_trial"]
+__all__ = ["between_treatments", "setting_trial", "treatment_comparisons"]

@@ -9,6 +9,7 @@ not recomputed here: they are read from the result objects.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -33,7 +34,7 @@ REASON_SAME_SAMPLE = "another estimate of the same sample was kept"
 
 def number(value: object, digits: int = 2) -> str:
     """A number for a table cell; '–' for a missing one."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)) or pd.isna(value):  # type: ignore[arg-type]
+    if value is None or (isinstance(value, float) and not math.isfinite(value)) or pd.isna(value):
         return "–"
     text = f"{float(value):.{digits}f}"  # type: ignore[arg-type]
     return text[1:] if text.startswith("-") and float(text) == 0 else text
@@ -58,7 +59,7 @@ def _described(vocabulary: str) -> dict[str, str]:
 
 def words(code: object) -> str:
     """A vocabulary code in words: 'day_hospital' -> 'Day hospital', 'rct' -> 'Randomised controlled trial'."""
-    if code is None or (isinstance(code, float) and math.isnan(code)) or pd.isna(code):  # type: ignore[arg-type]
+    if code is None or (isinstance(code, float) and math.isnan(code)) or pd.isna(code):
         return "–"
     labels = {
         **_described("design"),
@@ -103,7 +104,7 @@ def pooled_sentence(result: MetaAnalysisResult, measure: str = "SMCR") -> str:
     return text + f"; no prediction interval with k = {d['k']}"
 
 
-def results_table(results: dict[str, MetaAnalysisResult | None], first: str = "Analysis") -> pd.DataFrame:
+def results_table(results: Mapping[str, MetaAnalysisResult | None], first: str = "Analysis") -> pd.DataFrame:
     """Pooled results side by side, one row each (a None result is a row saying 'not estimable')."""
     rows = []
     for label, result in results.items():
@@ -135,20 +136,43 @@ def rows_table(synthesis: EvidenceSynthesis) -> pd.DataFrame:
 
 
 def excluded_table(synthesis: EvidenceSynthesis) -> pd.DataFrame:
-    """Candidate records not pooled, with the reason in short words."""
+    """Candidate records not pooled, grouped by study, population and reason (instruments and months listed)."""
     excluded = synthesis.excluded
+    columns = ["Study", "Population", "Estimates", "Instruments", "Months", "Why not pooled"]
     if excluded.empty:
-        return pd.DataFrame(columns=["Study", "Instrument", "Months", "Population", "Why not pooled"])
+        return pd.DataFrame(columns=columns)
     reason = excluded["reason"].astype(str).map(lambda r: REASON_SAME_SAMPLE if r.startswith(REASON_SAME_SAMPLE) else r)
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "Study": study_names(excluded).to_numpy(),
-            "Instrument": excluded["instrument"].to_numpy(),
-            "Months": excluded["timepoint_months"].map("{:g}".format).to_numpy(),
             "Population": excluded["analysis_population"].map(words).to_numpy(),
+            "Instrument": excluded["instrument"].to_numpy(),
+            "Months": excluded["timepoint_months"].to_numpy(),
             "Why not pooled": reason.to_numpy(),
         }
     )
+    rows = []
+    for (study, population, why), part in table.groupby(["Study", "Population", "Why not pooled"], sort=False):
+        rows.append(
+            {
+                "Study": study,
+                "Population": population,
+                "Estimates": len(part),
+                "Instruments": "; ".join(dict.fromkeys(part["Instrument"])),
+                "Months": ", ".join(f"{m:g}" for m in sorted(set(part["Months"]))),
+                "Why not pooled": why,
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def one_group_sentence(synthesis: EvidenceSynthesis) -> str:
+    """Why a synthesis asked for subgroups has none (every pooled sample in one group)."""
+    if synthesis.by is None:
+        return "No grouping was asked for."
+    key = grouping(synthesis.rows, synthesis.by).keys.iloc[0] if synthesis.by in NAMED_GROUPINGS else None
+    group = group_label(synthesis, key) if key is not None else words(synthesis.rows[synthesis.by].iloc[0])
+    return f"Every pooled sample is in one group ({group}): there is nothing to compare, so no subgroup test."
 
 
 def group_label(synthesis: EvidenceSynthesis, key: str) -> str:
@@ -242,6 +266,7 @@ __all__ = [
     "influence_table",
     "interval",
     "number",
+    "one_group_sentence",
     "p_value",
     "pooled_sentence",
     "pooled_summary",

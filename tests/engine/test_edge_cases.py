@@ -91,7 +91,7 @@ def test_degenerate_rows_are_nan_with_a_note_as_metafor_na(metafor, measure) -> 
     ours = escalc(measure, data, **kwargs)
     np.testing.assert_allclose(ours.yi, r["yi"], atol=TOL, rtol=0, equal_nan=True)
     np.testing.assert_allclose(ours.vi, r["vi"], atol=TOL, rtol=0, equal_nan=True)
-    for note, reason, vi in zip(ours.note, reasons, ours.vi):
+    for note, reason, vi in zip(ours.note, reasons, ours.vi, strict=True):
         assert (reason in note) if reason else note == ""
         assert bool(note) == math.isnan(vi), "a NaN variance always carries its reason, and only then"
     assert not (ours.vi < 0).any()
@@ -138,7 +138,9 @@ REFUSED = [
 def test_inputs_metafor_refuses_stop_with_one_line(metafor, measure, args, rule, value) -> None:
     data = pd.DataFrame({k: [v] for k, v in args.items()})
     call = ", ".join(f"{k}={k}" for k in args)
-    r = metafor.run(f"out <- list(error=tryCatch({{escalc('{measure}', {call}, data=dat); 0}}, error=function(e) 1))", data)
+    r = metafor.run(
+        f"out <- list(error=tryCatch({{escalc('{measure}', {call}, data=dat); 0}}, error=function(e) 1))", data
+    )
     assert r["error"][0] == 1, "metafor refuses this input too"
     with pytest.raises(ValueError) as caught:
         escalc(measure, data, **{k: k for k in args})
@@ -178,7 +180,9 @@ def test_identical_effects_under_knapp_hartung_match_metafor_and_name_adhoc(meta
 
 
 def test_meta_regression_that_fits_exactly_leaves_the_omnibus_test_undefined(metafor) -> None:
-    data = pd.DataFrame({"x": [1.0, 2, 3, 4, 5], "vi": [0.1, 0.2, 0.3, 0.15, 0.1]}).assign(yi=lambda d: 0.1 + 0.02 * d.x)
+    data = pd.DataFrame({"x": [1.0, 2, 3, 4, 5], "vi": [0.1, 0.2, 0.3, 0.15, 0.1]}).assign(
+        yi=lambda d: 0.1 + 0.02 * d.x
+    )
     r = metafor.run("x <- rma(yi, vi, mods = ~ x, data=dat, test='knha'); out <- list(qm=x$QM, se=x$se)", data)
     reg = meta_regression(data.yi, data.vi, data[["x"]], test="knha")
     om = reg.omnibus()

@@ -166,4 +166,3 @@ def test_trim_and_fill_linde2005(metafor, linde2005, test, filled_test) -> None:
     assert d["tau2"] == pytest.approx(r["tau2"][0], abs=TOL)
     if filled_test == "z":
         assert (round(d["ci_low"], 3), round(d["ci_high"], 3), round(d["p"], 3)) == (0.053, 0.477, 0.014)
-

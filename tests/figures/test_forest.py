@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
+import sys
 
 import matplotlib
 
@@ -20,10 +22,13 @@ from figures.figure_checks import (
     synthetic_synthesis,
     texts_with_gid,
 )
+from matplotlib.collections import LineCollection
+from matplotlib.container import ErrorbarContainer
 
 import mbtevidence as mbt
 from mbtevidence import pool_evidence, subgroup_analysis
 from mbtevidence.figures import figure_alt_text, forest_plot, forest_table
+from mbtevidence.figures.style import COLOURS
 
 NUMBER = r"[−-]?\d+\.?\d*"
 
@@ -93,6 +98,52 @@ def test_bundled_forest_rows_diamonds_weights_and_subgroup_weights(symptom_synth
         sorted(round(w, 1) for w in expected.values() if round(w, 1) != 100.0)
     )
     assert any("in subgroup" in h for h in texts_with_gid(fig, "header"))
+
+
+@pytest.mark.parametrize("by", ["setting", None])
+def test_forestplot_draws_the_study_estimates_and_cis_on_the_layout_rows(by: str | None) -> None:
+    synthesis = synthetic_synthesis(10, by=by)
+    fig = forest_plot(synthesis)
+    ax = plot_axes(fig)
+    # forestplot draws the CIs with ax.errorbar, which the kit's own layer never calls
+    (container,) = ax.containers
+    assert isinstance(container, ErrorbarContainer) and container.has_xerr and not container.has_yerr
+    (whiskers,) = container.lines[2]
+    assert isinstance(whiskers, LineCollection) and whiskers.get_gid() == "study-ci"
+    (markers,) = artists_with_gid(fig, "study-estimate")
+    rows = synthesis.rows
+    assert len(whiskers.get_segments()) == len(markers.get_offsets()) == len(squares(fig)) == len(rows)
+    # on the y of each study's weight-scaled square: the layout's row, not forestplot's 0, 1, 2...
+    y_of = {round(s.get_offsets()[0][0], 9): s.get_offsets()[0][1] for s in squares(fig)}
+    expected = sorted(
+        (round(lo, 9), round(hi, 9), round(y_of[round(yi, 9)], 9))
+        for yi, lo, hi in zip(rows["yi"], rows["ci_low"], rows["ci_high"], strict=True)
+    )
+    drawn = sorted((round(s[0, 0], 9), round(s[1, 0], 9), round(s[0, 1], 9)) for s in whiskers.get_segments())
+    assert drawn == expected
+    assert sorted((round(x, 9), round(y, 9)) for x, y in markers.get_offsets()) == sorted(
+        (x, round(y, 9)) for x, y in y_of.items()
+    )
+    steps = np.diff(sorted(y_of.values()))
+    assert steps.max() - steps.min() > 0.05, "rows of one and two lines: forestplot's even spacing is replaced"
+    orange = [tuple(c) for c in whiskers.get_colors()].count(matplotlib.colors.to_rgba(COLOURS["conflict"]))
+    assert orange == int(rows["conflict"].sum())
+    assert ax.get_yticklabels() == [], "forestplot's row labels are removed: the layout writes the table"
+
+
+def test_importing_the_figures_leaves_warnings_numpy_and_fonts_as_they_were() -> None:
+    """forestplot silences every warning, ignores numpy errors and sets a font list when imported."""
+    code = (
+        "import warnings, numpy as np, matplotlib as mpl\n"
+        "errors, fonts = np.geterr(), list(mpl.rcParams['font.monospace'])\n"
+        "import mbtevidence.figures, sys\n"
+        "assert 'forestplot' in sys.modules\n"
+        "assert ('ignore', None, Warning, None, 0) not in warnings.filters, 'all warnings silenced'\n"
+        "assert np.geterr() == errors, 'numpy error handling changed'\n"
+        "assert list(mpl.rcParams['font.monospace']) == fonts, 'font list changed'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
 
 
 def test_headers_title_and_readable_labels(symptom_synthesis) -> None:
@@ -236,6 +287,14 @@ def test_one_group_keeps_its_heading_and_says_why_there_is_no_test() -> None:
         "No test for subgroup differences: every pooled sample is in one group (Outpatient)"
     ]
     assert len(artists_with_gid(fig, "diamond")) == 1
+    assert not any("outpatient" in line for line in texts_with_gid(fig, "legend")), "no code tokens, no repeat"
+
+
+def test_the_synthesis_notes_are_on_the_figure() -> None:
+    synthesis = pool_evidence(synthetic_records(3).assign(sample_id="one"), dependence="cluster_robust")
+    assert synthesis.notes
+    legend = " ".join(texts_with_gid(forest_plot(synthesis), "legend"))
+    assert all(note in legend for note in synthesis.notes)
 
 
 def test_conflicts_and_bound_n_are_marked_and_explained() -> None:

@@ -91,7 +91,7 @@ def test_the_reorganisation_comparison_is_one_composite_per_timepoint(evidence) 
     direct = implementation.composite_effect(at36["yi"], at36["vi"], 0.5)
     assert float(assumed["_estimate"].iloc[-1]) == pytest.approx(direct["estimate"])
     gsi = instruments[(instruments["Months"] == "18") & instruments["Instrument"].str.contains("GSI")].iloc[0]
-    assert gsi["As printed"].startswith("d = -0.42") and gsi["g (positive = arm 1 better)"] == "0.41"
+    assert gsi["As printed"].startswith("d = -0.42") and gsi["Effect (SMD; + = arm 1 better)"] == "0.41"
 
 
 def test_a_dosage_moderator_with_too_few_samples_is_never_fitted(evidence) -> None:
