@@ -45,9 +45,11 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-ALLOWED_PRIORS = ("flat | normal:MEAN:SD | halfnormal:SCALE | halfcauchy:SCALE | halfstudent:SCALE:DF | "
-                  "uniform:UPPER | lognormal_tau2:MU:SIGMA | logt_tau2:MU:SIGMA:DF | "
-                  "turner:OUTCOME:COMPARISON | turner:any | rhodes:OUTCOME:COMPARISON | rhodes:any")
+ALLOWED_PRIORS = (
+    "flat | normal:MEAN:SD | halfnormal:SCALE | halfcauchy:SCALE | halfstudent:SCALE:DF | "
+    "uniform:UPPER | lognormal_tau2:MU:SIGMA | logt_tau2:MU:SIGMA:DF | "
+    "turner:OUTCOME:COMPARISON | turner:any | rhodes:OUTCOME:COMPARISON | rhodes:any"
+)
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
 _TOL = 1e-10
 
@@ -58,36 +60,71 @@ _TOL = 1e-10
 # indicators; adverse events; infection / onset of new disease; signs / symptoms reflecting
 # continuation / end of condition; pain; quality of life / functioning (dichotomized); mental
 # health indicators; biological markers (dichotomized); subjective outcomes (various).
-TURNER_OUTCOMES = ("all-cause-mortality", "obstetric", "cause-specific-mortality", "resource-use",
-                   "surgical", "withdrawals", "internal-structure", "general-physical-health",
-                   "adverse-events", "infection", "signs-symptoms", "pain", "quality-of-life",
-                   "mental-health", "biological-markers", "subjective")
+TURNER_OUTCOMES = (
+    "all-cause-mortality",
+    "obstetric",
+    "cause-specific-mortality",
+    "resource-use",
+    "surgical",
+    "withdrawals",
+    "internal-structure",
+    "general-physical-health",
+    "adverse-events",
+    "infection",
+    "signs-symptoms",
+    "pain",
+    "quality-of-life",
+    "mental-health",
+    "biological-markers",
+    "subjective",
+)
 _TURNER = {  # comparison: (-mean of log τ², SD of log τ²), one value per outcome above
-    "pharma-vs-placebo": ((3.95, 3.52, 3.71, 2.34, 2.14, 2.99, 2.71, 2.29, 1.87, 2.49, 2.06, 1.83, 2.54, 2.12, 1.77, 2.70),
-                          (1.34, 1.74, 1.74, 1.74, 1.74, 1.74, 1.74, 1.53, 1.52, 1.52, 1.51, 1.52, 1.54, 1.53, 1.52, 1.52)),
-    "pharma-vs-pharma": ((4.18, 3.75, 3.95, 2.58, 2.37, 3.23, 2.94, 2.53, 2.10, 2.73, 2.29, 2.06, 2.78, 2.35, 2.00, 2.93),
-                         (1.41, 1.79, 1.79, 1.79, 1.79, 1.79, 1.79, 1.58, 1.58, 1.58, 1.58, 1.58, 1.60, 1.60, 1.58, 1.58)),
-    "nonpharma-vs-placebo": ((4.17, 3.74, 3.93, 2.56, 2.36, 3.21, 2.93, 2.51, 2.10, 2.71, 2.28, 2.05, 2.77, 2.34, 1.99, 2.92),
-                             (1.55, 1.91, 1.91, 1.91, 1.91, 1.91, 1.92, 1.72, 1.71, 1.71, 1.71, 1.71, 1.73, 1.72, 1.71, 1.71)),
-    "nonpharma-vs-pharma": ((2.92, 2.49, 2.68, 1.31, 1.11, 1.96, 1.67, 1.26, 0.84, 1.46, 1.03, 0.80, 1.51, 1.09, 0.74, 1.67),
-                            (1.02, 1.50, 1.51, 1.50, 1.50, 1.51, 1.51, 1.25, 1.24, 1.24, 1.24, 1.25, 1.27, 1.27, 1.24, 1.25)),
-    "nonpharma-vs-nonpharma": ((3.50, 3.08, 3.27, 1.90, 1.69, 2.55, 2.26, 1.85, 1.43, 2.05, 1.61, 1.38, 2.10, 1.67, 1.33, 2.26),
-                               (1.26, 1.68, 1.68, 1.68, 1.68, 1.68, 1.68, 1.46, 1.45, 1.45, 1.45, 1.45, 1.47, 1.47, 1.45, 1.45)),
+    "pharma-vs-placebo": (
+        (3.95, 3.52, 3.71, 2.34, 2.14, 2.99, 2.71, 2.29, 1.87, 2.49, 2.06, 1.83, 2.54, 2.12, 1.77, 2.70),
+        (1.34, 1.74, 1.74, 1.74, 1.74, 1.74, 1.74, 1.53, 1.52, 1.52, 1.51, 1.52, 1.54, 1.53, 1.52, 1.52),
+    ),
+    "pharma-vs-pharma": (
+        (4.18, 3.75, 3.95, 2.58, 2.37, 3.23, 2.94, 2.53, 2.10, 2.73, 2.29, 2.06, 2.78, 2.35, 2.00, 2.93),
+        (1.41, 1.79, 1.79, 1.79, 1.79, 1.79, 1.79, 1.58, 1.58, 1.58, 1.58, 1.58, 1.60, 1.60, 1.58, 1.58),
+    ),
+    "nonpharma-vs-placebo": (
+        (4.17, 3.74, 3.93, 2.56, 2.36, 3.21, 2.93, 2.51, 2.10, 2.71, 2.28, 2.05, 2.77, 2.34, 1.99, 2.92),
+        (1.55, 1.91, 1.91, 1.91, 1.91, 1.91, 1.92, 1.72, 1.71, 1.71, 1.71, 1.71, 1.73, 1.72, 1.71, 1.71),
+    ),
+    "nonpharma-vs-pharma": (
+        (2.92, 2.49, 2.68, 1.31, 1.11, 1.96, 1.67, 1.26, 0.84, 1.46, 1.03, 0.80, 1.51, 1.09, 0.74, 1.67),
+        (1.02, 1.50, 1.51, 1.50, 1.50, 1.51, 1.51, 1.25, 1.24, 1.24, 1.24, 1.25, 1.27, 1.27, 1.24, 1.25),
+    ),
+    "nonpharma-vs-nonpharma": (
+        (3.50, 3.08, 3.27, 1.90, 1.69, 2.55, 2.26, 1.85, 1.43, 2.05, 1.61, 1.38, 2.10, 1.67, 1.33, 2.26),
+        (1.26, 1.68, 1.68, 1.68, 1.68, 1.68, 1.68, 1.46, 1.45, 1.45, 1.45, 1.45, 1.47, 1.47, 1.45, 1.45),
+    ),
 }
 # Rhodes et al. (2015) Table 3 via bayesmeta (locationmat, scalemat).  Outcomes: obstetric outcome;
 # resource use and hospital stay / process; internal and external structure-related outcome;
 # general physical health and adverse event and pain and quality of life / functioning; signs /
 # symptoms reflecting continuation / end of condition and infection / onset of new acute /
 # chronic disease; mental health outcome; biological marker; various subjectively measured outcomes.
-RHODES_OUTCOMES = ("obstetric", "resource-use", "internal-structure", "general-physical-health",
-                   "signs-symptoms", "mental-health", "biological-marker", "subjective")
+RHODES_OUTCOMES = (
+    "obstetric",
+    "resource-use",
+    "internal-structure",
+    "general-physical-health",
+    "signs-symptoms",
+    "mental-health",
+    "biological-marker",
+    "subjective",
+)
 _RHODES = {  # comparison: (-location of log τ², scale of log τ²), t with 5 d.f.
-    "pharma-vs-placebo": ((4.13, 2.55, 2.43, 3.16, 3.00, 2.99, 3.41, 2.76),
-                          (2.34, 2.73, 2.50, 2.50, 2.50, 2.16, 2.83, 2.58)),
-    "pharma-vs-pharma": ((4.40, 2.83, 2.70, 3.44, 3.27, 3.27, 3.68, 3.03),
-                         (2.31, 2.70, 2.46, 2.44, 2.47, 2.14, 2.78, 2.59)),
-    "nonpharma": ((3.99, 2.41, 2.29, 3.02, 2.86, 3.85, 3.27, 2.62),
-                  (2.11, 2.57, 2.32, 2.27, 2.33, 1.93, 2.66, 2.41)),
+    "pharma-vs-placebo": (
+        (4.13, 2.55, 2.43, 3.16, 3.00, 2.99, 3.41, 2.76),
+        (2.34, 2.73, 2.50, 2.50, 2.50, 2.16, 2.83, 2.58),
+    ),
+    "pharma-vs-pharma": (
+        (4.40, 2.83, 2.70, 3.44, 3.27, 3.27, 3.68, 3.03),
+        (2.31, 2.70, 2.46, 2.44, 2.47, 2.14, 2.78, 2.59),
+    ),
+    "nonpharma": ((3.99, 2.41, 2.29, 3.02, 2.86, 3.85, 3.27, 2.62), (2.11, 2.57, 2.32, 2.27, 2.33, 1.93, 2.66, 2.41)),
 }
 
 
@@ -103,12 +140,14 @@ class TauPrior:
 
     def _base(self) -> tuple[str, stats.rv_continuous]:
         p = self.params
-        return {"halfnormal": lambda: ("half", stats.norm(0.0, p[0])),
-                "halfcauchy": lambda: ("half", stats.cauchy(0.0, p[0])),
-                "halfstudent": lambda: ("half", stats.t(p[1], 0.0, p[0])),
-                "uniform": lambda: ("plain", stats.uniform(0.0, p[0])),
-                "lognormal_tau2": lambda: ("log", stats.norm(p[0] / 2, p[1] / 2)),
-                "logt_tau2": lambda: ("log", stats.t(p[2], p[0] / 2, p[1] / 2))}[self.kind]()
+        return {
+            "halfnormal": lambda: ("half", stats.norm(0.0, p[0])),
+            "halfcauchy": lambda: ("half", stats.cauchy(0.0, p[0])),
+            "halfstudent": lambda: ("half", stats.t(p[1], 0.0, p[0])),
+            "uniform": lambda: ("plain", stats.uniform(0.0, p[0])),
+            "lognormal_tau2": lambda: ("log", stats.norm(p[0] / 2, p[1] / 2)),
+            "logt_tau2": lambda: ("log", stats.t(p[2], p[0] / 2, p[1] / 2)),
+        }[self.kind]()
 
     @property
     def upper(self) -> float:
@@ -137,7 +176,7 @@ class TauPrior:
                 return np.where(t >= 0, 2.0 * base.cdf(t) - 1.0, 0.0)
             return base.cdf(np.log(t)) if how == "log" else base.cdf(t)
 
-    def ppf(self, p: np.ndarray) -> np.ndarray:
+    def ppf(self, p: np.ndarray | float) -> np.ndarray:
         """Quantile function of τ."""
         how, base = self._base()
         q = np.asarray(p, dtype=float)
@@ -159,8 +198,9 @@ class MuPrior:
 
 def _table_prior(name: str, table: dict, outcomes: tuple[str, ...], outcome: str, comparison: str) -> tuple:
     if outcome not in outcomes or comparison not in table:
-        raise ValueError(f"{name} prior: outcome must be any or one of {', '.join(outcomes)}; "
-                         f"comparison one of {', '.join(table)}")
+        raise ValueError(
+            f"{name} prior: outcome must be any or one of {', '.join(outcomes)}; comparison one of {', '.join(table)}"
+        )
     return tuple(col[outcomes.index(outcome)] for col in table[comparison])
 
 
@@ -218,20 +258,33 @@ def parse_prior(text: str) -> TauPrior | MuPrior:
         args = ["inf"]
     if kind in ("turner", "rhodes") and (args == ["any"] or len(args) == 2):
         return (turner_prior if kind == "turner" else rhodes_prior)(*args)
-    arity = {"flat": 0, "normal": 2, "halfnormal": 1, "halfcauchy": 1, "halfstudent": 2,
-             "uniform": 1, "lognormal_tau2": 2, "logt_tau2": 3}
+    arity = {
+        "flat": 0,
+        "normal": 2,
+        "halfnormal": 1,
+        "halfcauchy": 1,
+        "halfstudent": 2,
+        "uniform": 1,
+        "lognormal_tau2": 2,
+        "logt_tau2": 3,
+    }
     if kind not in arity or len(args) != arity[kind]:
         raise ValueError(f"invalid prior {text!r}; allowed forms: {ALLOWED_PRIORS}")
     try:
         nums = [float(a) for a in args]
     except ValueError:
-        raise ValueError(f"invalid prior {text!r}: parameters must be numbers; allowed forms: {ALLOWED_PRIORS}") from None
+        raise ValueError(
+            f"invalid prior {text!r}: parameters must be numbers; allowed forms: {ALLOWED_PRIORS}"
+        ) from None
     if kind == "uniform" and not math.isfinite(nums[0]):
-        raise ValueError("improper τ priors (uniform on [0, ∞)) are not supported: give a finite "
-                         "upper bound, e.g. uniform:2")
+        raise ValueError(
+            "improper τ priors (uniform on [0, ∞)) are not supported: give a finite upper bound, e.g. uniform:2"
+        )
     positive = nums if kind not in ("normal", "lognormal_tau2", "logt_tau2") else nums[1:]
     if not all(math.isfinite(x) for x in nums) or not all(x > 0 for x in positive):
-        raise ValueError(f"invalid prior {text!r}: parameters must be finite and scales/df > 0; allowed forms: {ALLOWED_PRIORS}")
+        raise ValueError(
+            f"invalid prior {text!r}: parameters must be finite and scales/df > 0; allowed forms: {ALLOWED_PRIORS}"
+        )
     if kind == "flat":
         return MuPrior("flat")
     if kind == "normal":
@@ -244,8 +297,8 @@ class _Posterior:
 
     def __init__(self, y: np.ndarray, v: np.ndarray, tau_prior: TauPrior, mu_prior: MuPrior) -> None:
         self.y, self.v, self.prior = y, v, tau_prior
-        self.p0 = 0.0 if mu_prior.kind == "flat" else mu_prior.sd ** -2
-        self.m0 = 0.0 if mu_prior.kind == "flat" else mu_prior.mean
+        self.p0 = 0.0 if mu_prior.sd is None else mu_prior.sd**-2
+        self.m0 = 0.0 if mu_prior.mean is None else mu_prior.mean
         self.notes: list[str] = []
         # 1. locate the mass of f(x) = p(τ) L(τ) τ on a coarse grid of x = log τ
         median, bounded = float(tau_prior.ppf(0.5)), math.isfinite(tau_prior.upper)
@@ -267,7 +320,7 @@ class _Posterior:
             tau, w = np.exp(x), f / f.sum()
             mu_hat, mu_sd = self.cond(tau)[1:]
             m_tau, m_mu = w @ tau, w @ mu_hat
-            sd_tau, sd_mu = math.sqrt(w @ (tau - m_tau) ** 2), math.sqrt(w @ (mu_sd ** 2 + (mu_hat - m_mu) ** 2))
+            sd_tau, sd_mu = math.sqrt(w @ (tau - m_tau) ** 2), math.sqrt(w @ (mu_sd**2 + (mu_hat - m_mu) ** 2))
             cur = np.array([math.log(f.sum()), m_tau / sd_tau, math.log(sd_tau), m_mu / sd_mu, math.log(sd_mu)])
             if prev is not None and np.all(np.abs(cur - prev) <= _TOL * np.maximum(1, np.abs(cur))):
                 break
@@ -313,7 +366,7 @@ class _Posterior:
         """log f(x) = log p(τ) + log L(τ) + x at x = log τ (the integrand on the log scale)."""
         return self.log_pl(np.exp(x)) + x
 
-    def tau_cdf(self, tau: np.ndarray) -> np.ndarray:
+    def tau_cdf(self, tau: np.ndarray | float) -> np.ndarray:
         """P(τ ≤ t | y): whole panels below t plus Gauss-Legendre on the partial panel."""
         with np.errstate(divide="ignore"):
             x = np.clip(np.log(np.atleast_1d(np.asarray(tau, dtype=float))), self.a, self.b)
@@ -327,11 +380,11 @@ class _Posterior:
     def quantile(self, parameter: str, p: float) -> float:
         """Quantile of the posterior of ``mu``, ``tau`` or the predictive ``theta_new``."""
         if parameter == "tau":
-            g = lambda x: self.tau_cdf(math.exp(x))[0] - p  # noqa: E731
+            g = lambda x: self.tau_cdf(math.exp(x))[0] - p
             return math.exp(optimize.brentq(g, self.a, self.b, xtol=1e-13))
         if parameter not in ("mu", "theta_new"):
             raise ValueError("parameter must be 'mu', 'tau' or 'theta_new'")
-        s = self.mu_sd if parameter == "mu" else np.sqrt(self.mu_sd ** 2 + self.tau ** 2)
+        s = self.mu_sd if parameter == "mu" else np.sqrt(self.mu_sd**2 + self.tau**2)
         return _mix_quantile(p, self.W, self.mu_hat, s)
 
 
@@ -379,25 +432,48 @@ class BayesResult:
 
     def to_dict(self) -> dict:
         """JSON-safe summary (non-finite numbers become None)."""
-        keys = ("mu_median", "mu_mean", "mu_low", "mu_high", "tau_median", "tau_mean", "tau_low",
-                "tau_high", "pi_low", "pi_high", "p_mu_gt_0", "p_mu_gt_delta", "delta")
+        keys = (
+            "mu_median",
+            "mu_mean",
+            "mu_low",
+            "mu_high",
+            "tau_median",
+            "tau_mean",
+            "tau_low",
+            "tau_high",
+            "pi_low",
+            "pi_high",
+            "p_mu_gt_0",
+            "p_mu_gt_delta",
+            "delta",
+        )
         num = {key: getattr(self, key) for key in keys}
-        return {"k": self.k, **{key: float(x) if x is not None and math.isfinite(x) else None for key, x in num.items()},
-                "tau_prior": self.tau_prior.label, "mu_prior": self.mu_prior.label,
-                "level": float(self.level), "interval": "equal-tailed", "notes": list(self.notes)}
+        return {
+            "k": self.k,
+            **{key: float(x) if x is not None and math.isfinite(x) else None for key, x in num.items()},
+            "tau_prior": self.tau_prior.label,
+            "mu_prior": self.mu_prior.label,
+            "level": float(self.level),
+            "interval": "equal-tailed",
+            "notes": list(self.notes),
+        }
 
     def to_frame(self) -> pd.DataFrame:
         """One row per quantity (mu, tau, theta_new): parameter, median, mean, low, high."""
-        return pd.DataFrame([(p, *(getattr(self, f"{q}_{s}") for s in ("median", "mean", "low", "high")))
-                             for p, q in (("mu", "mu"), ("tau", "tau"), ("theta_new", "pi"))],
-                            columns=["parameter", "median", "mean", "low", "high"])
+        return pd.DataFrame(
+            [
+                (p, *(getattr(self, f"{q}_{s}") for s in ("median", "mean", "low", "high")))
+                for p, q in (("mu", "mu"), ("tau", "tau"), ("theta_new", "pi"))
+            ],
+            columns=["parameter", "median", "mean", "low", "high"],
+        )
 
     def shrinkage(self) -> pd.DataFrame:
         """Posterior of each study's true effect θ_i: mean, sd, median and equal-tailed interval."""
         post, a = self._post, (1 - self.level / 100) / 2
         b = post.v * post.cond(post.tau)[0]
         m = (1 - b) * post.y + b * post.mu_hat[:, None]
-        s = np.sqrt((1 - b) * post.v + b ** 2 * post.mu_sd[:, None] ** 2)
+        s = np.sqrt((1 - b) * post.v + b**2 * post.mu_sd[:, None] ** 2)
         rows = []
         for i in range(self.k):
             mean = post.W @ m[:, i]
@@ -425,7 +501,9 @@ class BayesResult:
     def mu_posterior(self, grid: np.ndarray) -> np.ndarray:
         """Marginal posterior density p(μ | y) on a grid."""
         post = self._post
-        return stats.norm.pdf((np.asarray(grid, dtype=float)[..., None] - post.mu_hat) / post.mu_sd) @ (post.W / post.mu_sd)
+        return stats.norm.pdf((np.asarray(grid, dtype=float)[..., None] - post.mu_hat) / post.mu_sd) @ (
+            post.W / post.mu_sd
+        )
 
     def mu_cdf(self, grid: np.ndarray) -> np.ndarray:
         """Marginal posterior CDF P(μ ≤ m | y) on a grid."""
@@ -438,13 +516,16 @@ class BayesResult:
     def summary(self) -> str:
         """Text summary: model, priors, integration method, level and estimates."""
         post, fmt = self._post, lambda v: "NA" if v is None else f"{v:.4f}"
-        lines = ["Bayesian random-effects meta-analysis (normal-normal hierarchical model)",
-                 f"  y_i ~ N(theta_i, v_i), theta_i ~ N(mu, tau^2); k = {self.k}",
-                 f"  priors: mu ~ {self.mu_prior.label}; tau ~ {self.tau_prior.label}",
-                 f"  integration: mu|tau in closed form; tau by composite 16-point Gauss-Legendre on "
-                 f"log(tau) ({post.n_panels * 16} nodes, relative tolerance {_TOL:g}); no MCMC",
-                 f"  intervals: {self.level:g}% equal-tailed", "",
-                 f"  {'':10}{'median':>10}{'mean':>10}{'low':>10}{'high':>10}"]
+        lines = [
+            "Bayesian random-effects meta-analysis (normal-normal hierarchical model)",
+            f"  y_i ~ N(theta_i, v_i), theta_i ~ N(mu, tau^2); k = {self.k}",
+            f"  priors: mu ~ {self.mu_prior.label}; tau ~ {self.tau_prior.label}",
+            f"  integration: mu|tau in closed form; tau by composite 16-point Gauss-Legendre on "
+            f"log(tau) ({post.n_panels * 16} nodes, relative tolerance {_TOL:g}); no MCMC",
+            f"  intervals: {self.level:g}% equal-tailed",
+            "",
+            f"  {'':10}{'median':>10}{'mean':>10}{'low':>10}{'high':>10}",
+        ]
         for r in self.to_frame().itertuples(index=False):
             lines.append(f"  {r.parameter:10}" + "".join(f"{fmt(v):>10}" for v in r[1:]))
         lines += ["", f"  P(mu > 0) = {self.p_mu_gt_0:.4g}"]
@@ -456,9 +537,15 @@ class BayesResult:
     __str__ = summary
 
 
-def bayes_meta_analysis(yi, vi, tau_prior: str | TauPrior = "halfnormal:0.5",
-                        mu_prior: str | MuPrior = "flat", level: float = 95.0,
-                        delta: float | None = None, slab=None) -> BayesResult:
+def bayes_meta_analysis(
+    yi,
+    vi,
+    tau_prior: str | TauPrior = "halfnormal:0.5",
+    mu_prior: str | MuPrior = "flat",
+    level: float = 95.0,
+    delta: float | None = None,
+    slab=None,
+) -> BayesResult:
     """Bayesian random-effects meta-analysis of estimates ``yi`` with variances ``vi``.
 
     Parameters
@@ -486,24 +573,32 @@ def bayes_meta_analysis(yi, vi, tau_prior: str | TauPrior = "halfnormal:0.5",
     """
     y, v = np.atleast_1d(np.asarray(yi, dtype=float)), np.atleast_1d(np.asarray(vi, dtype=float))
     labels = tuple(str(s) for s in slab) if slab is not None else tuple(f"study {i + 1}" for i in range(y.size))
-    for ok, message in ((y.ndim == 1 and y.shape == v.shape, "yi and vi must be 1-D and of equal length"),
-                        (y.size > 0, "no studies: yi and vi are empty"), (np.all(np.isfinite(y)), "yi must be finite"),
-                        (np.all(np.isfinite(v) & (v > 0)), "vi must be finite and > 0"),
-                        (len(labels) == y.size, "slab must have one label per study"),
-                        (0 < level < 100, "level must be between 0 and 100 (a percentage)"),
-                        (delta is None or math.isfinite(delta), "delta must be finite")):
+    for ok, message in (
+        (y.ndim == 1 and y.shape == v.shape, "yi and vi must be 1-D and of equal length"),
+        (y.size > 0, "no studies: yi and vi are empty"),
+        (np.all(np.isfinite(y)), "yi must be finite"),
+        (np.all(np.isfinite(v) & (v > 0)), "vi must be finite and > 0"),
+        (len(labels) == y.size, "slab must have one label per study"),
+        (0 < level < 100, "level must be between 0 and 100 (a percentage)"),
+        (delta is None or math.isfinite(delta), "delta must be finite"),
+    ):
         if not ok:
             raise ValueError(message)
     tp = parse_prior(tau_prior) if isinstance(tau_prior, str) else tau_prior
     mp = parse_prior(mu_prior) if isinstance(mu_prior, str) else mu_prior
     if not isinstance(tp, TauPrior) or not isinstance(mp, MuPrior):
-        raise ValueError(f"tau_prior must be a tau prior and mu_prior flat or normal:MEAN:SD; allowed forms: {ALLOWED_PRIORS}")
+        raise ValueError(
+            f"tau_prior must be a tau prior and mu_prior flat or normal:MEAN:SD; allowed forms: {ALLOWED_PRIORS}"
+        )
     post = _Posterior(y, v, tp, mp)
     notes = list(post.notes)
     if y.size == 1 and mp.kind == "flat":
         notes.append("k = 1 with a flat mu prior: the posterior of tau equals its prior")
     if not post.tau_mean_finite:
-        notes.append("posterior mean of tau (and of mu/theta_new under a flat mu prior) is infinite or not numerically reliable (very heavy right tail)")
+        notes.append(
+            "posterior mean of tau (and of mu/theta_new under a flat mu prior) is infinite or not numerically "
+            "reliable (very heavy right tail)"
+        )
     a = (1 - level / 100) / 2
     q = {par: [post.quantile(par, p) for p in (0.5, a, 1 - a)] for par in ("mu", "tau", "theta_new")}
     mean_mu = float(post.W @ post.mu_hat) if post.tau_mean_finite or mp.kind == "normal" else None
@@ -511,11 +606,25 @@ def bayes_meta_analysis(yi, vi, tau_prior: str | TauPrior = "halfnormal:0.5",
     def p_gt(d: float) -> float:
         return float(stats.norm.sf((d - post.mu_hat) / post.mu_sd) @ post.W)
 
-    fields = {f"{pre}_{stat}": q[par][i] for par, pre in (("mu", "mu"), ("tau", "tau"), ("theta_new", "pi"))
-              for i, stat in enumerate(("median", "low", "high"))}
+    fields = {
+        f"{pre}_{stat}": q[par][i]
+        for par, pre in (("mu", "mu"), ("tau", "tau"), ("theta_new", "pi"))
+        for i, stat in enumerate(("median", "low", "high"))
+    }
     finite = post.tau_mean_finite
-    return BayesResult(k=int(y.size), **fields, mu_mean=mean_mu, tau_mean=float(post.W @ post.tau) if finite else None,
-                       pi_mean=mean_mu if finite else None, p_mu_gt_0=p_gt(0.0),
-                       p_mu_gt_delta=None if delta is None else p_gt(float(delta)),
-                       delta=None if delta is None else float(delta), tau_prior=tp, mu_prior=mp,
-                       level=float(level), notes=tuple(notes), slab=labels, _post=post)
+    return BayesResult(
+        k=int(y.size),
+        **fields,
+        mu_mean=mean_mu,
+        tau_mean=float(post.W @ post.tau) if finite else None,
+        pi_mean=mean_mu if finite else None,
+        p_mu_gt_0=p_gt(0.0),
+        p_mu_gt_delta=None if delta is None else p_gt(float(delta)),
+        delta=None if delta is None else float(delta),
+        tau_prior=tp,
+        mu_prior=mp,
+        level=float(level),
+        notes=tuple(notes),
+        slab=labels,
+        _post=post,
+    )

@@ -89,7 +89,8 @@ def few_study_comparison(
     fit = result.fit
     rows = []
     for method, test in FREQUENTIST:
-        d = meta_analysis(fit.y, fit.v, method, test, fit.level).to_dict()
+        refit = meta_analysis(fit.y, fit.v, method, test, fit.level)
+        d = refit.to_dict()
         rows.append(
             {
                 "method": f"{method} + {test}",
@@ -100,7 +101,7 @@ def few_study_comparison(
                 "pi_high": d["pi_high"],
                 "tau": d["tau"],
                 "p": d["p"],
-                "note": "; ".join(n for n in d["notes"] if not n.startswith("k = ")),
+                "note": "; ".join(n for n in refit.notes if not n.startswith("k = ")),
             }
         )
     bayes = bayes_meta_analysis(fit.y, fit.v, tau_prior=tau_prior, mu_prior=mu_prior, level=fit.level, delta=delta)

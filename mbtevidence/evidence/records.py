@@ -21,6 +21,8 @@ then a lower bound, so the synthesis prefers records with a printed n and marks 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -47,7 +49,7 @@ def _n(row: pd.Series, column: str) -> float:
     return float(value)
 
 
-def _one(measure: str, **args: object) -> tuple[str, float, float]:
+def _one(measure: str, **args: Any) -> tuple[str, float, float]:
     out = escalc(measure, **{k: [np.nan if v is None or pd.isna(v) else float(v)] for k, v in args.items()})
     return measure, float(out.yi[0]), float(out.vi[0])
 
@@ -116,6 +118,7 @@ def data_block(row: pd.Series, schema: dict | None = None) -> str:
 
 def record_n(row: pd.Series, block: str) -> tuple[float, bool]:
     """Patients behind a record's effect size (both arms for comparisons), and whether it is a bound."""
+    columns: tuple[str, ...]
     if block == "reported":
         columns = ("precalc_n",) if not pd.isna(row.get("precalc_n")) else ("precalc_n_arm1", "precalc_n_arm2")
     else:

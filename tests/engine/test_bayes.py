@@ -95,15 +95,21 @@ def test_turner_prior_quantiles_published():
 
 def _quad_posterior(y, v, tau_pdf, m0, s0):
     """Independent adaptive quadrature (scipy.integrate.quad) over τ of the conditional moments."""
+
     def parts(t):
         w = 1 / (v + t * t)
         prec = w.sum() + 1 / s0**2
         mh = (w @ y + m0 / s0**2) / prec
-        dens = tau_pdf(t) * math.sqrt(np.prod(w) / prec) * math.exp(-0.5 * ((w * (y - mh) ** 2).sum() + (mh - m0) ** 2 / s0**2))
+        dens = (
+            tau_pdf(t)
+            * math.sqrt(np.prod(w) / prec)
+            * math.exp(-0.5 * ((w * (y - mh) ** 2).sum() + (mh - m0) ** 2 / s0**2))
+        )
         return dens, mh, prec, w
 
     def expect(g):
         return integrate.quad(lambda t: parts(t)[0] * g(*parts(t)[1:]), 0, np.inf, epsabs=0, epsrel=1e-12, limit=400)[0]
+
     z = expect(lambda *_: 1.0)
     return lambda g: expect(g) / z
 
@@ -165,21 +171,31 @@ def brute_force(y, v, log_tau_prior, mu_prior, mu_lim, delta):
         logp = logp + stats.norm.logpdf(m, *mu_prior)
     w = np.exp(logp - logp.max()) * _trap_weights(mu)[:, None] * _trap_weights(u)
     w /= w.sum()
-    out = {"mu_mean": w.sum(1) @ mu, "tau_mean": w.sum(0) @ tau,
-           "p_mu_gt_0": 1 - _grid_cdf(mu, w.sum(1), 0.0), "p_mu_gt_delta": 1 - _grid_cdf(mu, w.sum(1), delta)}
+    out = {
+        "mu_mean": w.sum(1) @ mu,
+        "tau_mean": w.sum(0) @ tau,
+        "p_mu_gt_0": 1 - _grid_cdf(mu, w.sum(1), 0.0),
+        "p_mu_gt_delta": 1 - _grid_cdf(mu, w.sum(1), delta),
+    }
     for p, name in ((0.5, "median"), (0.025, "low"), (0.975, "high")):
         out["mu_" + name] = _grid_quantile(mu, w.sum(1), p)
         out["tau_" + name] = math.exp(_grid_quantile(u, w.sum(0), p))
-    shrink = 1 - v[0] / s2[:, 0]                       # θ_1 | μ, τ ~ N(μ + shrink (y_1 - μ), shrink v_1)
+    shrink = 1 - v[0] / s2[:, 0]  # θ_1 | μ, τ ~ N(μ + shrink (y_1 - μ), shrink v_1)
     th_mean = m + shrink * (y[0] - m)
     out["theta1_mean"] = (w * th_mean).sum()
     out["theta1_sd"] = math.sqrt((w * (shrink * v[0] + th_mean**2)).sum() - out["theta1_mean"] ** 2)
     # predictive θ_new | μ, τ ~ N(μ, τ²), on every other grid line (a coarser trapezoid rule)
-    wc, mc, tc = w[::2, ::2] / w[::2, ::2].sum(), np.broadcast_to(m, w.shape)[::2, ::2], np.broadcast_to(tau, w.shape)[::2, ::2]
+    wc, mc, tc = (
+        w[::2, ::2] / w[::2, ::2].sum(),
+        np.broadcast_to(m, w.shape)[::2, ::2],
+        np.broadcast_to(tau, w.shape)[::2, ::2],
+    )
     keep = wc > 1e-15
     wk, mk, tk = wc[keep], mc[keep], tc[keep]
     for p, name in ((0.025, "pi_low"), (0.975, "pi_high")):
-        out[name] = optimize.brentq(lambda t: wk @ special.ndtr((t - mk) / tk) - p, mu_lim[0] - 5, mu_lim[1] + 5, xtol=1e-9)
+        out[name] = optimize.brentq(
+            lambda t, p=p: wk @ special.ndtr((t - mk) / tk) - p, mu_lim[0] - 5, mu_lim[1] + 5, xtol=1e-9
+        )
     return out
 
 
@@ -202,10 +218,25 @@ def _rhodes_mental_nonpharma(t):
 
 
 BRUTE = {
-    "k2_randomized_crins": (*log_odds_ratios(EXAMPLES["crins2014_ma05_randomized"]["data"]), _halfnormal_05,
-                            (0.0, 4.0), (-6.0, 3.0), -1.0, "halfnormal:0.5", "normal:0:4"),
-    "k5_smd_rhodes_logt": ([0.52, 0.31, 0.89, 0.12, 0.45], [0.04, 0.09, 0.06, 0.02, 0.11], _rhodes_mental_nonpharma,
-                           None, (-2.5, 3.4), 0.2, "rhodes:mental-health:nonpharma", "flat"),
+    "k2_randomized_crins": (
+        *log_odds_ratios(EXAMPLES["crins2014_ma05_randomized"]["data"]),
+        _halfnormal_05,
+        (0.0, 4.0),
+        (-6.0, 3.0),
+        -1.0,
+        "halfnormal:0.5",
+        "normal:0:4",
+    ),
+    "k5_smd_rhodes_logt": (
+        [0.52, 0.31, 0.89, 0.12, 0.45],
+        [0.04, 0.09, 0.06, 0.02, 0.11],
+        _rhodes_mental_nonpharma,
+        None,
+        (-2.5, 3.4),
+        0.2,
+        "rhodes:mental-health:nonpharma",
+        "flat",
+    ),
     "k13_bcg": (*bcg(), _halfnormal_05, None, (-2.6, 1.2), -0.5, "halfnormal:0.5", "flat"),
 }
 
@@ -270,9 +301,18 @@ def test_single_study_half_cauchy_reports_missing_means_as_none():
     json.dumps(d, allow_nan=False)
 
 
-ALL_PRIORS = ["halfnormal:0.5", "halfcauchy:0.3", "halfstudent:0.5:3", "uniform:2", "lognormal_tau2:-2.5:1.6",
-              "logt_tau2:-3:2:5", "turner:any", "rhodes:any", "turner:mental-health:nonpharma-vs-placebo",
-              "rhodes:mental-health:pharma-vs-placebo"]
+ALL_PRIORS = [
+    "halfnormal:0.5",
+    "halfcauchy:0.3",
+    "halfstudent:0.5:3",
+    "uniform:2",
+    "lognormal_tau2:-2.5:1.6",
+    "logt_tau2:-3:2:5",
+    "turner:any",
+    "rhodes:any",
+    "turner:mental-health:nonpharma-vs-placebo",
+    "rhodes:mental-health:pharma-vs-placebo",
+]
 
 
 @pytest.mark.parametrize("text", ALL_PRIORS)
@@ -280,8 +320,13 @@ def test_prior_densities_integrate_to_one(text):
     prior = parse_prior(text)
     upper = prior.upper
     # on u = log τ the log-scale priors are smooth, so integrate there
-    total = integrate.quad(lambda x: prior.pdf(math.exp(x)) * math.exp(x), -80, math.log(upper) if math.isfinite(upper) else 60,
-                           limit=400, epsabs=1e-12)[0]
+    total = integrate.quad(
+        lambda x: prior.pdf(math.exp(x)) * math.exp(x),
+        -80,
+        math.log(upper) if math.isfinite(upper) else 60,
+        limit=400,
+        epsabs=1e-12,
+    )[0]
     assert total == pytest.approx(1.0, abs=1e-7)
     p = np.array([0.05, 0.5, 0.9])
     np.testing.assert_allclose(prior.cdf(prior.ppf(p)), p, atol=1e-10)
@@ -300,13 +345,21 @@ def test_turner_and_rhodes_tables_as_in_bayesmeta_source():
     # Position-weighted column checksums sum_i i * value_i (i = 1..n in bayesmeta's outcome order),
     # computed from the R source's meanmat/sdmat (Turner) and locationmat/scalemat (Rhodes, negated
     # locations); they catch any changed or swapped table entry.
-    turner = {"pharma-vs-placebo": (-316.21, 212.85), "pharma-vs-pharma": (-347.93, 220.92),
-              "nonpharma-vs-placebo": (-346.35, 238.35), "nonpharma-vs-pharma": (-176.06, 176.77),
-              "nonpharma-vs-nonpharma": (-255.87, 203.84)}
+    turner = {
+        "pharma-vs-placebo": (-316.21, 212.85),
+        "pharma-vs-pharma": (-347.93, 220.92),
+        "nonpharma-vs-placebo": (-346.35, 238.35),
+        "nonpharma-vs-pharma": (-176.06, 176.77),
+        "nonpharma-vs-nonpharma": (-255.87, 203.84),
+    }
     for comparison, sums in turner.items():
         params = [turner_prior(o, comparison).params for o in TURNER_OUTCOMES]
         assert [sum((i + 1) * p[j] for i, p in enumerate(params)) for j in (0, 1)] == pytest.approx(sums, abs=1e-9)
-    rhodes = {"pharma-vs-placebo": (-108.05, 91.21), "pharma-vs-pharma": (-117.89, 90.22), "nonpharma": (-109.01, 84.42)}
+    rhodes = {
+        "pharma-vs-placebo": (-108.05, 91.21),
+        "pharma-vs-pharma": (-117.89, 90.22),
+        "nonpharma": (-109.01, 84.42),
+    }
     for comparison, sums in rhodes.items():
         params = [rhodes_prior(o, comparison).params for o in RHODES_OUTCOMES]
         assert [sum((i + 1) * p[j] for i, p in enumerate(params)) for j in (0, 1)] == pytest.approx(sums, abs=1e-9)
@@ -326,12 +379,31 @@ def test_posterior_functions_are_consistent():
 
 
 def test_result_views():
-    res = bayes_meta_analysis(Y5, V5, "turner:mental-health:nonpharma-vs-placebo", "normal:0:1", delta=0.2,
-                              slab=list("ABCDE"))
+    res = bayes_meta_analysis(
+        Y5, V5, "turner:mental-health:nonpharma-vs-placebo", "normal:0:1", delta=0.2, slab=list("ABCDE")
+    )
     d = res.to_dict()
-    assert list(d) == ["k", "mu_median", "mu_mean", "mu_low", "mu_high", "tau_median", "tau_mean", "tau_low",
-                       "tau_high", "pi_low", "pi_high", "p_mu_gt_0", "p_mu_gt_delta", "delta", "tau_prior",
-                       "mu_prior", "level", "interval", "notes"]
+    assert list(d) == [
+        "k",
+        "mu_median",
+        "mu_mean",
+        "mu_low",
+        "mu_high",
+        "tau_median",
+        "tau_mean",
+        "tau_low",
+        "tau_high",
+        "pi_low",
+        "pi_high",
+        "p_mu_gt_0",
+        "p_mu_gt_delta",
+        "delta",
+        "tau_prior",
+        "mu_prior",
+        "level",
+        "interval",
+        "notes",
+    ]
     assert d["interval"] == "equal-tailed" and d["tau_prior"] == "turner:mental-health:nonpharma-vs-placebo"
     json.dumps(d, allow_nan=False)
     frame = res.to_frame()
@@ -347,29 +419,55 @@ def test_result_views():
     assert bayes_meta_analysis(Y5, V5).to_dict()["p_mu_gt_delta"] is None
 
 
-@pytest.mark.parametrize("text,kind", [("flat", MuPrior), ("normal:0:4", MuPrior), ("HalfNormal:0.5", TauPrior),
-                                       ("halfstudent:1:4", TauPrior), ("rhodes:any", TauPrior),
-                                       ("turner:pain:pharma-vs-pharma", TauPrior)])
+@pytest.mark.parametrize(
+    "text,kind",
+    [
+        ("flat", MuPrior),
+        ("normal:0:4", MuPrior),
+        ("HalfNormal:0.5", TauPrior),
+        ("halfstudent:1:4", TauPrior),
+        ("rhodes:any", TauPrior),
+        ("turner:pain:pharma-vs-pharma", TauPrior),
+    ],
+)
 def test_parse_prior_accepts(text, kind):
     assert isinstance(parse_prior(text), kind)
 
 
-@pytest.mark.parametrize("text,message", [
-    ("uniform", "improper"), ("uniform:inf", "improper"), ("halfnormal", "allowed forms"),
-    ("halfnormal:-1", "allowed forms"), ("normal:0:0", "allowed forms"), ("gamma:1:2", "allowed forms"),
-    ("halfcauchy:abc", "must be numbers"), ("turner:mood:pharma-vs-placebo", "mental-health"),
-    ("rhodes:mental-health:surgery", "nonpharma"), ("turner:mental-health", "allowed forms")])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("uniform", "improper"),
+        ("uniform:inf", "improper"),
+        ("halfnormal", "allowed forms"),
+        ("halfnormal:-1", "allowed forms"),
+        ("normal:0:0", "allowed forms"),
+        ("gamma:1:2", "allowed forms"),
+        ("halfcauchy:abc", "must be numbers"),
+        ("turner:mood:pharma-vs-placebo", "mental-health"),
+        ("rhodes:mental-health:surgery", "nonpharma"),
+        ("turner:mental-health", "allowed forms"),
+    ],
+)
 def test_parse_prior_rejects(text, message):
     with pytest.raises(ValueError, match=message) as info:
         parse_prior(text)
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(yi=[], vi=[]), "no studies"), (dict(yi=[0.1, np.nan], vi=[0.1, 0.1]), "yi must be finite"),
-    (dict(yi=[0.1, 0.2], vi=[0.1, 0.0]), "vi must be finite and > 0"), (dict(yi=[0.1], vi=[0.1, 0.2]), "equal length"),
-    (dict(yi=[0.1], vi=[0.1], level=0), "level"), (dict(yi=[0.1], vi=[0.1], tau_prior="normal:0:1"), "tau prior"),
-    (dict(yi=[0.1], vi=[0.1], tau_prior="uniform"), "improper"), (dict(yi=[0.1], vi=[0.1], slab=["a", "b"]), "slab")])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(yi=[], vi=[]), "no studies"),
+        (dict(yi=[0.1, np.nan], vi=[0.1, 0.1]), "yi must be finite"),
+        (dict(yi=[0.1, 0.2], vi=[0.1, 0.0]), "vi must be finite and > 0"),
+        (dict(yi=[0.1], vi=[0.1, 0.2]), "equal length"),
+        (dict(yi=[0.1], vi=[0.1], level=0), "level"),
+        (dict(yi=[0.1], vi=[0.1], tau_prior="normal:0:1"), "tau prior"),
+        (dict(yi=[0.1], vi=[0.1], tau_prior="uniform"), "improper"),
+        (dict(yi=[0.1], vi=[0.1], slab=["a", "b"]), "slab"),
+    ],
+)
 def test_invalid_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         bayes_meta_analysis(**kwargs)
