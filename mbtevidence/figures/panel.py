@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -35,6 +36,15 @@ class PanelFigure:
     axes: list[Axes]
 
 
+def _text_lines(fig: Figure, height: float, y: float, lines: list[str], step: float, **style: Any) -> float:
+    """Write ``lines`` top-down from ``y`` inches below the top edge, one every ``step`` inches;
+    returns the y below the last line."""
+    for line in lines:
+        fig.text(MARGIN, height - y - step / 2, line, transform=fig.dpi_scale_trans, va="center", **style)
+        y += step
+    return y
+
+
 def panel_figure(
     title: str,
     subtitle: str,
@@ -60,31 +70,10 @@ def panel_figure(
     block = rows * (above + panel_height + AXIS_BELOW) + (rows - 1) * 0.1
     height = head + block + len(notes) * line_height(SMALL_SIZE) * 1.05 + 0.05 + MARGIN
     fig = plt.figure(figsize=(width, height))
-    inch = fig.dpi_scale_trans
-    y = MARGIN
-    for line in title_lines:
-        fig.text(
-            MARGIN,
-            height - y - line_height(TITLE_SIZE) / 2,
-            line,
-            transform=inch,
-            size=TITLE_SIZE,
-            weight="bold",
-            va="center",
-            gid="title",
-        )
-        y += line_height(TITLE_SIZE)
-    for line in subtitle_lines:
-        fig.text(
-            MARGIN,
-            height - y - line_height(FONT_SIZE) / 2,
-            line,
-            transform=inch,
-            va="center",
-            color=COLOURS["muted"],
-            gid="subtitle",
-        )
-        y += line_height(FONT_SIZE)
+    y = _text_lines(
+        fig, height, MARGIN, title_lines, line_height(TITLE_SIZE), size=TITLE_SIZE, weight="bold", gid="title"
+    )
+    _text_lines(fig, height, y, subtitle_lines, line_height(FONT_SIZE), color=COLOURS["muted"], gid="subtitle")
     between = PANEL_GAP + AXIS_LEFT - 0.3
     panel_width = (width - left - right - (columns - 1) * between) / columns
     axes = []
@@ -97,18 +86,9 @@ def panel_figure(
                     (x / width, (height - top - panel_height) / height, panel_width / width, panel_height / height)
                 )
             )
-    y = head + block + 0.05
-    for line in notes:
-        fig.text(
-            MARGIN,
-            height - y - line_height(SMALL_SIZE) / 2,
-            line,
-            transform=inch,
-            size=SMALL_SIZE,
-            va="center",
-            gid="footnote",
-        )
-        y += line_height(SMALL_SIZE) * 1.05
+    _text_lines(
+        fig, height, head + block + 0.05, notes, line_height(SMALL_SIZE) * 1.05, size=SMALL_SIZE, gid="footnote"
+    )
     return PanelFigure(fig, axes)
 
 

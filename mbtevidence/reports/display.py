@@ -137,11 +137,31 @@ def report_folder() -> Path | None:
 
 
 def figure(fig: object) -> None:
-    """Show a matplotlib figure once (and close it, so it is not shown twice)."""
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    """Show a matplotlib figure once, as drawn (no tight cropping: the figures lay themselves out
+    in inches) and with its alternative text on the image; then close it."""
+    import base64
+    import html
+    import io
 
-    display(fig)
+    import matplotlib.pyplot as plt
+    from IPython.display import HTML, display
+
+    from ..figures.style import DPI, figure_alt_text
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)  # type: ignore[attr-defined]
+    try:
+        alt = figure_alt_text(fig)  # type: ignore[arg-type]
+    except ValueError:
+        alt = "Figure"
+    width = round(fig.get_figwidth() * 96)  # type: ignore[attr-defined]
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    display(
+        HTML(
+            f'<img alt="{html.escape(alt)}" width="{width}" style="max-width: 100%; height: auto" '
+            f'src="data:image/png;base64,{data}">'
+        )
+    )
     plt.close(fig)  # type: ignore[arg-type]
 
 
