@@ -32,7 +32,6 @@ import platform  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 from importlib.metadata import version  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -141,7 +140,11 @@ def leave_one_out_section(quick: bool, metafor_rma: list[tuple[int, float]]) -> 
     rows = []
     for k in LOO_SIZES[:1] if quick else LOO_SIZES:
         y, v = simulate(k, seed=2)
-        ours = time_calls(lambda y=y, v=v: leave_one_out(meta_analysis(y, v, test="knha")), 3 if quick else 5)
+
+        def ours_call(y: np.ndarray = y, v: np.ndarray = v) -> object:
+            return leave_one_out(meta_analysis(y, v, test="knha"))
+
+        ours = time_calls(ours_call, 3 if quick else 5)
         predicted = k * predict_seconds([(n, t) for n, t in metafor_rma if n <= k], k)
         skip = skip_reason(predicted, f" (k = {k:,} refits of rma(), timed above)")
         code = {"leave1out": "leave1out(rma(yi, vi, data=dat, method='REML', test='knha'))"}
@@ -180,15 +183,17 @@ def escalc_section(quick: bool) -> list[dict[str, object]]:
 
 
 RENDER_CHILD = """
-import sys, time
+import time
+started = time.perf_counter()
+import sys
 from pathlib import Path
 from mbtevidence.reports.command import render
 out, seeds = Path(sys.argv[1]), Path(sys.argv[2])
 assert render(out / "cold", seeds_dir=seeds, say=lambda s: None) == 0
-print("cold-done", flush=True)
+print("cold", time.perf_counter() - started)
 start = time.perf_counter()
 assert render(out / "warm", seeds_dir=seeds, say=lambda s: None) == 0
-print("warm", time.perf_counter() - start, flush=True)
+print("warm", time.perf_counter() - start)
 """
 
 
@@ -199,20 +204,19 @@ def pipeline_section(quick: bool, render: bool = True) -> list[dict[str, object]
     if quick or not render:
         return rows
     with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        child = subprocess.Popen(
-            [sys.executable, "-c", RENDER_CHILD, tmp, str(seeds_dir())], stdout=subprocess.PIPE, text=True, cwd=CHECKOUT
+        child = subprocess.run(
+            [sys.executable, "-c", RENDER_CHILD, tmp, str(seeds_dir())], capture_output=True, text=True, cwd=CHECKOUT
         )
-        cold = warm = None
-        for line in child.stdout:
-            if line.startswith("cold-done"):
-                cold = time.perf_counter() - start
-            elif line.startswith("warm"):
-                warm = float(line.split()[1])
-        child.wait()
-    note = "one repetition (fresh process: interpreter start, imports, validation, 8 notebooks, HTML, PDF)"
+        done = {line.split()[0]: line.split()[1:] for line in child.stdout.splitlines() if line.strip()}
+    if child.returncode != 0:
+        failed = Timing(note=f"render failed: {child.stderr.strip()[-200:]}")
+        return rows + [
+            {"task": f"render reports, {w}", "k": None, "tool": "mbtevidence", **failed.row()} for w in ("cold", "warm")
+        ]
+    cold, warm = float(done["cold"][0]), float(done["warm"][0])
+    note = "wall time, one repetition (fresh process: imports, validation, 8 notebooks, HTML, PDF)"
     rows.append({"task": "render reports, cold", "k": None, "tool": "mbtevidence", **Timing((cold,), note).row()})
-    note = "one repetition (second render in the same process)"
+    note = "wall time, one repetition (second render in the same process)"
     rows.append({"task": "render reports, warm", "k": None, "tool": "mbtevidence", **Timing((warm,), note).row()})
     print(f"  render reports: cold {cold:.1f} s, warm {warm:.1f} s", flush=True)
     return rows

@@ -304,6 +304,25 @@ class TrimFillResult(Result):
         )
 
 
+def _missing_studies(y: np.ndarray, v: np.ndarray, method: str, max_iter: int) -> tuple[int, float]:
+    """L0 estimate of the number of studies missing on the left of y (sorted ascending) and the
+    trimmed estimate; identical effects have none (metafor's ranks of their rounding noise need not
+    converge)."""
+    k = len(y)
+    if np.ptp(y) == 0:
+        return 0, float(y[0])
+    k0, previous, beta = 0, -1, math.nan
+    for _ in range(max_iter):
+        if k0 == previous:
+            return k0, beta
+        previous = k0
+        beta = meta_analysis(y[: k - k0], v[: k - k0], method, "z").estimate
+        centred = y - beta
+        ranks = stats.rankdata(np.abs(centred), method="ordinal")
+        k0 = max(0, round((4 * float(np.sum(ranks[centred > 0])) - k * (k + 1)) / (2 * k - 1)))
+    raise ValueError("trim and fill did not converge")
+
+
 def trim_and_fill(
     result: MetaAnalysisResult, side: str | None = None, filled_test: str = "z", max_iter: int = 100
 ) -> TrimFillResult:
@@ -334,17 +353,7 @@ def trim_and_fill(
     sign = -1.0 if side == "right" else 1.0
     order = np.argsort(sign * y0, kind="stable")
     y, v = sign * y0[order], v0[order]
-    k0, previous = 0, -1
-    for _ in range(max_iter):
-        if k0 == previous:
-            break
-        previous = k0
-        beta = meta_analysis(y[: k - k0], v[: k - k0], method, "z").estimate
-        centred = y - beta
-        ranks = stats.rankdata(np.abs(centred), method="ordinal")
-        k0 = max(0, round((4 * float(np.sum(ranks[centred > 0])) - k * (k + 1)) / (2 * k - 1)))
-    else:
-        raise ValueError("trim and fill did not converge")
+    k0, beta = _missing_studies(y, v, method, max_iter)
     fill_y = sign * (2 * beta - y[k - k0 :]) if k0 else np.array([])
     filled = pd.DataFrame(
         {

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine import TestResult
+from ..engine.model import factor_order
 from .style import (
     DOSAGE_BAND_COLUMN,
     DOSAGE_BAND_STATEMENT,
@@ -232,5 +233,5 @@ def grouping(rows: pd.DataFrame, group_by: str) -> Grouping:
     keys = rows[group_by].where(rows[group_by].notna(), NOT_REPORTED).astype(str)
     if group_by == "setting":
         return Grouping(group_by, "setting", keys, list(SETTING_LABELS), SETTING_LABELS, "")
-    order = sorted(set(keys) - {NOT_REPORTED}, key=lambda s: (s.casefold(), s)) + [NOT_REPORTED]
+    order = sorted(set(keys) - {NOT_REPORTED}, key=factor_order) + [NOT_REPORTED]
     return Grouping(group_by, group_by, keys, order, {NOT_REPORTED: "Not reported"}, "", closed=False)
