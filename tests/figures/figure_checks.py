@@ -17,6 +17,23 @@ LONG_LABEL = (
 SETTINGS = ("day_hospital", "outpatient", "intensive_outpatient")
 
 
+def bcg_synthesis_of(bcg: pd.DataFrame) -> EvidenceSynthesis:
+    """The BCG trials (log risk ratios) as an evidence synthesis by allocation, one sample per trial."""
+    records = bcg.assign(
+        study=[f"Trial {i + 1}" for i in range(len(bcg))],
+        effect_id=[f"t{i}" for i in range(len(bcg))],
+        sample_id=[f"t{i}" for i in range(len(bcg))],
+        instrument="TB",
+        secondary_report=False,
+        timepoint_months=np.nan,
+        n=(bcg.tpos + bcg.tneg + bcg.cpos + bcg.cneg).astype(float),
+        measure="RR",
+        es_note="",
+        year=range(1940, 1940 + len(bcg)),
+    )
+    return pool_evidence(records, by="alloc")
+
+
 def synthetic_records(k: int, seed: int = 1, measure: str = "SMCR") -> pd.DataFrame:
     """k independent samples with the columns pool_evidence and the figures read."""
     rng = np.random.default_rng(seed)

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from figures.figure_checks import (
     artists_with_gid,
+    bcg_synthesis_of,
     overlapping_texts,
     synthetic_records,
     synthetic_synthesis,
@@ -323,18 +324,7 @@ def test_few_study_columns_compare_methods_for_small_subgroups(symptom_synthesis
 
 
 def test_ratio_measure_axis_and_numbers_are_back_transformed(bcg) -> None:
-    records = bcg.assign(
-        study=[f"Trial {i + 1}" for i in range(len(bcg))],
-        effect_id=[f"t{i}" for i in range(len(bcg))],
-        sample_id=[f"t{i}" for i in range(len(bcg))],
-        instrument="TB",
-        secondary_report=False,
-        timepoint_months=np.nan,
-        n=(bcg.tpos + bcg.tneg + bcg.cpos + bcg.cneg).astype(float),
-        measure="RR",
-        es_note="",
-    )
-    synthesis = pool_evidence(records, by="alloc")
+    synthesis = bcg_synthesis_of(bcg)
     fig = forest_plot(synthesis, favours=("favours vaccine", "favours control"))
     ax = plot_axes(fig)
     ticks = [float(t.get_text()) for t in ax.get_xticklabels() if t.get_text()]

@@ -13,7 +13,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from figures.figure_checks import artists_with_gid, overlapping_texts, synthetic_synthesis, texts_with_gid
+from figures.figure_checks import (
+    artists_with_gid,
+    bcg_synthesis_of,
+    overlapping_texts,
+    synthetic_synthesis,
+    texts_with_gid,
+)
 from PIL import Image
 
 from mbtevidence import (
@@ -49,19 +55,7 @@ def close_figures():
 
 @pytest.fixture(scope="module")
 def bcg_synthesis(bcg):
-    records = bcg.assign(
-        study=[f"Trial {i + 1}" for i in range(len(bcg))],
-        effect_id=[f"t{i}" for i in range(len(bcg))],
-        sample_id=[f"t{i}" for i in range(len(bcg))],
-        instrument="TB",
-        secondary_report=False,
-        timepoint_months=np.nan,
-        n=(bcg.tpos + bcg.tneg + bcg.cpos + bcg.cneg).astype(float),
-        measure="RR",
-        es_note="",
-        year=range(1940, 1940 + len(bcg)),
-    )
-    return pool_evidence(records, by="alloc")
+    return bcg_synthesis_of(bcg)
 
 
 def footnotes(fig) -> str:
